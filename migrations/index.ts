@@ -1,0 +1,17 @@
+import type { Knex } from 'knex';
+import * as m0001 from './0001_initial.js';
+
+/** One schema migration. `name` is what knex records in `knex_migrations`; never rename one. */
+export interface Migration {
+  name: string;
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Every migration, oldest first. Listed by hand rather than globbed from the folder so the same code
+ * works from `.ts` under vitest/tsx and from `dist/` after `tsc`. Add new ones at the end.
+ */
+export const migrations: readonly Migration[] = [
+  { name: '0001_initial', up: m0001.up, down: m0001.down },
+];

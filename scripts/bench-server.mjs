@@ -1,0 +1,46 @@
+// One side of `npm run bench:inbound`: a server on an ephemeral port, printing {"port"} once it listens.
+// BENCH_MODE=express: a plain Express 5 handler that parses the same JSON and answers the same body.
+// BENCH_MODE=engine:  hookgate (built, from dist/) with a trivial script that calls one action.
+import express from 'express';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const mode = process.env.BENCH_MODE;
+
+function announce(server) {
+  process.stdout.write(`${JSON.stringify({ port: server.address().port })}\n`);
+}
+
+if (mode === 'express') {
+  const app = express();
+  app.post('/tools/webhook/:provider', express.json({ limit: '1mb' }), (req, res) => {
+    res.json({ received: true, runId: typeof req.body.id === 'string' ? req.body.id : 'x' });
+  });
+  const server = app.listen(0, '127.0.0.1', () => announce(server));
+} else if (mode === 'engine') {
+  const { createEngine, createLogger, createStore } = await import('../dist/src/index.js');
+  const dataDir = mkdtempSync(join(tmpdir(), 'hookgate-bench-'));
+  const logger = createLogger('error');
+  // On PostgreSQL the benchmark works in a schema of its own and drops it on exit.
+  const schema = process.env.BENCH_DATABASE_URL ? `hookgate_bench_${process.pid}` : undefined;
+  const store = await createStore({ databaseUrl: process.env.BENCH_DATABASE_URL, dataDir, schema, logger });
+  await store.migrate();
+  const engine = createEngine({ store, logger, adminToken: 'bench-admin-token-0123456789', onAdminTokenGenerated: () => {} });
+  let calls = 0;
+  engine.actions.register({ id: 'bench.noop', label: 'No-op', category: 'Bench', description: 'Counts calls', fn: () => ++calls });
+  const server = await engine.listen(0);
+  if (!(await store.findByProvider('bench'))) {
+    await store.createInboundWebhook({ provider: 'bench', jsScript: "await actions['bench.noop'](body.id);\nresult = null;", allowedActions: ['bench.noop'] });
+  }
+  announce(server);
+  process.on('SIGTERM', async () => {
+    await engine.close();
+    if (schema) await store.knex.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(0);
+  });
+} else {
+  throw new Error('BENCH_MODE must be express or engine');
+}

@@ -1,0 +1,2 @@
+export { createAdminRouter, type AdminRouterOptions } from './router.js';
+export { createAdminAuth, ensureBootstrapToken, generateAdminToken, hashToken } from './auth.js';

@@ -1,0 +1,122 @@
+import type { Request, Response, Router } from 'express';
+import { AppError } from '../errors.js';
+import type { EmittedEvent } from '../events/index.js';
+import type { Delivery, DeliveryQuery, Enqueued, OutboundService, OutgoingWebhookInput, OutgoingWebhookUpdate } from '../outbound/index.js';
+import type { OutgoingWebhook, Store } from '../store/types.js';
+import { createOutgoingWebhookSchema, deliveriesQuerySchema, emitEventSchema, patchOutgoingWebhookSchema } from './schemas.js';
+import { validator } from './validate.js';
+import { webhookView } from './views.js';
+
+export interface OutgoingRoutesOptions {
+  store: Store;
+  /** null when the store cannot hold the delivery queue: the routes then answer `outbound_unavailable`. */
+  outbound: OutboundService | null;
+  /** Emits an event durably (the outbox write) and to in-process listeners; resolves once it is committed. */
+  publish: (event: EmittedEvent) => Promise<Enqueued | null>;
+  /** Called after a webhook changed (the config cache). */
+  onChange?: () => void;
+}
+
+type CreateOutgoingBody = OutgoingWebhookInput & { direction: 'outgoing' };
+type PatchOutgoingBody = OutgoingWebhookUpdate & { direction?: 'outgoing' };
+interface EmitBody {
+  event: string;
+  data?: unknown;
+  tenantId?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+const checkCreate = validator<CreateOutgoingBody>(createOutgoingWebhookSchema);
+const checkPatch = validator<PatchOutgoingBody>(patchOutgoingWebhookSchema);
+const checkDeliveriesQuery = validator<Partial<DeliveryQuery>>(deliveriesQuerySchema, { query: true });
+const checkEmit = validator<EmitBody>(emitEventSchema);
+
+const DEFAULT_DELIVERIES_LIMIT = 50;
+/** Larger `limit`s are capped to this, so one call cannot pull the whole table. */
+const MAX_DELIVERIES_LIMIT = 200;
+
+/** A created or rotated outgoing webhook: the one read that shows the secret. */
+export function withSecret(webhook: OutgoingWebhook, secret: string): Record<string, unknown> {
+  return { ...webhookView(webhook), secret };
+}
+
+function required(outbound: OutboundService | null): OutboundService {
+  if (!outbound) throw new AppError('outbound_unavailable');
+  return outbound;
+}
+
+/**
+ * `POST /webhooks` for `direction: "outgoing"`: checks the URL (scheme, SSRF rules, DNS) and answers 201
+ * with the generated secret, the only time it is shown.
+ */
+export async function createOutgoingWebhook(options: OutgoingRoutesOptions, body: unknown): Promise<Record<string, unknown>> {
+  const { direction: _direction, ...input } = checkCreate(body);
+  const { webhook, secret } = await required(options.outbound).createWebhook(input);
+  options.onChange?.();
+  return withSecret(webhook, secret);
+}
+
+/** `PATCH /webhooks/:id` of an outgoing webhook (a new URL is checked again; the secret is not writable). */
+export async function patchOutgoingWebhook(options: OutgoingRoutesOptions, id: string, body: unknown): Promise<Record<string, unknown>> {
+  const { direction: _direction, ...patch } = checkPatch(body);
+  const updated = await required(options.outbound).updateWebhook(id, patch);
+  options.onChange?.();
+  return webhookView(updated);
+}
+
+/**
+ * Adds the outgoing-webhook routes to the admin router (mounted at `/admin/api`, behind its auth and
+ * JSON body parsing): rotate-secret, test, deliveries, redeliver, and `POST /events`.
+ */
+export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions): void {
+  const { store } = options;
+  const loadOutgoing = async (id: string): Promise<OutgoingWebhook> => {
+    const webhook = await store.getWebhook(id);
+    if (!webhook) throw new AppError('webhook_not_found', `No webhook with id ${id}`);
+    if (webhook.direction !== 'outgoing') {
+      throw new AppError('webhook_direction_mismatch', 'This operation is for outgoing webhooks.', { details: { direction: webhook.direction } });
+    }
+    return webhook;
+  };
+
+  router.post('/webhooks/:id/rotate-secret', async (req: Request<{ id: string }>, res: Response) => {
+    await loadOutgoing(req.params.id);
+    const { webhook, secret } = await required(options.outbound).rotateSecret(req.params.id);
+    options.onChange?.();
+    res.json(withSecret(webhook, secret));
+  });
+
+  router.post('/webhooks/:id/test', async (req: Request<{ id: string }>, res: Response) => {
+    await loadOutgoing(req.params.id);
+    const delivery: Delivery = await required(options.outbound).sendTest(req.params.id);
+    res.json({ attempt: delivery.attempts.at(-1) ?? null, delivery });
+  });
+
+  router.get('/deliveries', async (req: Request, res: Response) => {
+    const query = checkDeliveriesQuery({ ...req.query });
+    const limit = Math.min(query.limit ?? DEFAULT_DELIVERIES_LIMIT, MAX_DELIVERIES_LIMIT);
+    res.json({ items: await required(options.outbound).listDeliveries({ ...query, limit }) });
+  });
+
+  router.get('/deliveries/:id', async (req: Request<{ id: string }>, res: Response) => {
+    const delivery = await required(options.outbound).getDelivery(req.params.id);
+    if (!delivery) throw new AppError('delivery_not_found', `No delivery with id ${req.params.id}`);
+    res.json(delivery);
+  });
+
+  router.post('/deliveries/:id/redeliver', async (req: Request<{ id: string }>, res: Response) => {
+    res.status(202).json(await required(options.outbound).redeliver(req.params.id));
+  });
+
+  router.post('/events', async (req: Request, res: Response) => {
+    const body = checkEmit(req.body);
+    const tenantId = body.tenantId ?? null;
+    const enqueued = await options.publish({
+      event: body.event,
+      data: body.data === undefined ? null : body.data,
+      tenantId,
+      metadata: { ...body.metadata, tenantId },
+    });
+    res.status(202).json({ event: body.event, messageId: enqueued?.messageId ?? null, deliveries: enqueued?.deliveryIds.length ?? 0 });
+  });
+}

@@ -1,0 +1,78 @@
+import { Ajv } from 'ajv';
+import { AppError } from './errors.js';
+
+/**
+ * The only module that reads `process.env`. Values are parsed, validated with ajv, defaulted and frozen.
+ * Library users pass the same fields to `createEngine` directly; `loadConfig()` is for the CLI/demo.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  /** PostgreSQL connection string; undefined = embedded PGlite in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  adminToken: string | undefined;
+  secretKey: string | undefined;
+  allowInsecureUrls: boolean;
+  allowPrivateNetworks: boolean;
+  scriptTimeoutMs: number;
+  scriptMemoryMb: number;
+  logLevel: string;
+}
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['port', 'host', 'dataDir', 'allowInsecureUrls', 'allowPrivateNetworks', 'scriptTimeoutMs', 'scriptMemoryMb', 'logLevel'],
+  properties: {
+    port: { type: 'integer', minimum: 0, maximum: 65535 },
+    host: { type: 'string', minLength: 1 },
+    databaseUrl: { type: 'string', pattern: '^postgres(ql)?://' },
+    dataDir: { type: 'string', minLength: 1 },
+    adminToken: { type: 'string', minLength: 16 },
+    secretKey: { type: 'string', minLength: 16 },
+    allowInsecureUrls: { type: 'boolean' },
+    allowPrivateNetworks: { type: 'boolean' },
+    scriptTimeoutMs: { type: 'integer', minimum: 10, maximum: 300000 },
+    scriptMemoryMb: { type: 'integer', minimum: 8, maximum: 4096 },
+    logLevel: { enum: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true }).compile(schema);
+
+function toInt(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  return /^-?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+}
+
+function toFlag(value: string | undefined): boolean {
+  return value === '1' || value === 'true';
+}
+
+function blankToUndefined(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/** Reads, validates and freezes the configuration from an environment (default `process.env`). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const config: Config = {
+    port: toInt(env.PORT, 3000),
+    host: blankToUndefined(env.HOST) ?? '127.0.0.1',
+    databaseUrl: blankToUndefined(env.DATABASE_URL),
+    dataDir: blankToUndefined(env.HOOKGATE_DATA_DIR) ?? './data',
+    adminToken: blankToUndefined(env.HOOKGATE_ADMIN_TOKEN),
+    secretKey: blankToUndefined(env.HOOKGATE_SECRET_KEY),
+    allowInsecureUrls: toFlag(env.HOOKGATE_ALLOW_INSECURE_URLS),
+    allowPrivateNetworks: toFlag(env.HOOKGATE_ALLOW_PRIVATE_NETWORKS),
+    scriptTimeoutMs: toInt(env.HOOKGATE_SCRIPT_TIMEOUT_MS, 5000),
+    scriptMemoryMb: toInt(env.HOOKGATE_SCRIPT_MEMORY_MB, 64),
+    logLevel: blankToUndefined(env.LOG_LEVEL) ?? 'info',
+  };
+  const checked = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
+  if (!validate(checked)) {
+    const details = (validate.errors ?? []).map((e) => ({ path: e.instancePath, message: e.message }));
+    throw new AppError('config_invalid', `Invalid configuration: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`, { details });
+  }
+  return Object.freeze(config);
+}

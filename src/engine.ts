@@ -1,0 +1,230 @@
+import { Router } from 'express';
+import express from 'express';
+import type { Server } from 'node:http';
+import { ActionRegistry } from './actions/index.js';
+import { createAdminRouter, ensureBootstrapToken } from './admin/index.js';
+import { AppError } from './errors.js';
+import { EventBus, type EmittedEvent, type EventListener } from './events/index.js';
+import { errorHandler } from './http/error-handler.js';
+import { ConfigCache, createInboundRouter, InboundHandler, RunRecorder } from './inbound/index.js';
+import { createLogger, type Logger } from './logger.js';
+import { OutboundService, type EngineOutboundOptions, type Enqueued } from './outbound/index.js';
+import { createSandbox } from './sandbox/index.js';
+import type { Sandbox, SandboxLimits, SandboxOptions } from './sandbox/types.js';
+import { createStore } from './store/index.js';
+import type { Store } from './store/types.js';
+
+export interface EngineOptions {
+  /** A store you opened yourself (e.g. your own implementation); otherwise one is opened from the fields below. */
+  store?: Store;
+  /** PostgreSQL connection string; unset = embedded PGlite in `dataDir`. */
+  databaseUrl?: string;
+  /** Embedded store folder (default `./data`). */
+  dataDir?: string;
+  logger?: Logger;
+  /** Accepted as an admin bearer token (HOOKGATE_ADMIN_TOKEN). */
+  adminToken?: string;
+  /** Receives a generated admin token on the first start of a store with none; default prints it once. */
+  onAdminTokenGenerated?: (token: string) => void;
+  sandbox?: SandboxOptions;
+  /** Largest inbound body in bytes (default 1 MiB). */
+  bodyLimitBytes?: number;
+  /** How often to check for config changes made by other processes (default 500 ms). */
+  configPollMs?: number;
+  /** Run records are written in batches at least this often (default 50 ms). */
+  runFlushMs?: number;
+  /** Outgoing `http://` URLs allowed (HOOKGATE_ALLOW_INSECURE_URLS); otherwise https only. Default false. */
+  allowInsecureUrls?: boolean;
+  /** Outgoing targets on loopback, private, link-local… addresses allowed (HOOKGATE_ALLOW_PRIVATE_NETWORKS). Default false. */
+  allowPrivateNetworks?: boolean;
+  /** Outgoing deliveries: worker concurrency and polling (`worker: false` = this process only enqueues), retry cap, disabling, secret grace. */
+  outbound?: EngineOutboundOptions;
+}
+
+export interface EmitOptions {
+  tenantId?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+/** The engine a host app mounts: `app.use(engine.router)` after `await engine.start()`. */
+export interface Engine {
+  /** Register actions here (`registerInstance(service)` or `register({...})`) before `start()`. */
+  readonly actions: ActionRegistry;
+  /** Serves `POST /tools/webhook/:provider` and `/admin/api/*`. */
+  readonly router: Router;
+  readonly logger: Logger;
+  /** The store, once started. */
+  readonly store: Store;
+  start(): Promise<void>;
+  /**
+   * Emits an event to every subscriber and queues it for the outgoing webhooks subscribed to it. The
+   * promise resolves once the outbox write is committed (from then on it survives a crash) with the
+   * message id and one delivery id per endpoint, or null when no endpoint takes the event. Not awaiting
+   * it is fine: a failure is logged either way.
+   */
+  emit(event: string, data: unknown, options?: EmitOptions): Promise<Enqueued | null>;
+  /** Subscribes to every emitted event; returns the unsubscribe function. */
+  onEvent(listener: EventListener): () => void;
+  /** Starts an Express app with just the engine on it (what `npm start` uses). */
+  listen(port: number, host?: string): Promise<Server>;
+  close(): Promise<void>;
+}
+
+interface Started {
+  store: Store;
+  ownsStore: boolean;
+  sandbox: Sandbox;
+  cache: ConfigCache;
+  recorder: RunRecorder;
+  outbound: OutboundService | null;
+  router: Router;
+}
+
+/**
+ * Builds an engine. Nothing is opened until `start()`: register actions first, then start.
+ *
+ * @example
+ * const engine = createEngine({ databaseUrl: process.env.DATABASE_URL });
+ * engine.actions.registerInstance(new BillingService());
+ * await engine.start();
+ * app.use(engine.router);
+ */
+export function createEngine(options: EngineOptions = {}): Engine {
+  const logger = options.logger ?? createLogger('info');
+  const actions = new ActionRegistry();
+  const bus = new EventBus(logger.child({ component: 'events' }));
+  // Scripts emit on `bus`; host listeners (`onEvent`) are on `listeners`. `publish` feeds both the outbox
+  // and the listeners, so an event from the admin API reaches them without a second outbox write.
+  const listeners = new EventBus(logger.child({ component: 'events' }));
+  async function publish(event: EmittedEvent): Promise<Enqueued | null> {
+    listeners.emit(event);
+    const outbound = started?.outbound;
+    if (!outbound) {
+      logger.warn('event emitted while the engine is not started: not queued for outgoing webhooks', { event: event.event });
+      return null;
+    }
+    return outbound.publish(event);
+  }
+  bus.subscribe(async (event) => {
+    await publish(event);
+  });
+  const limits: Partial<SandboxLimits> = options.sandbox?.limits ?? {};
+  let started: Started | null = null;
+  let starting: Promise<void> | null = null;
+  const servers: Server[] = [];
+
+  const router = Router();
+  router.use((req, res, next) => {
+    if (!started) throw new AppError('database_unavailable', 'The engine has not started yet.');
+    started.router(req, res, next);
+  });
+
+  async function doStart(): Promise<void> {
+    actions.check();
+    const store = options.store ?? (await createStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? './data', logger }));
+    const ownsStore = !options.store;
+    let outbound: OutboundService | null = null;
+    try {
+      await store.migrate();
+      if ((await store.getSettings()) === null) {
+        // First start of a fresh store: every registered action is switched on, as the contract says.
+        await store.saveSettings({ enabledWebhookActions: actions.ids().sort() });
+      }
+      await ensureBootstrapToken(store, options.adminToken, options.onAdminTokenGenerated ?? printTokenOnce);
+      const cache = new ConfigCache({
+        store,
+        logger: logger.child({ component: 'config-cache' }),
+        pollMs: options.configPollMs ?? 500,
+        defaultSettings: () => ({ enabledWebhookActions: actions.ids() }),
+      });
+      await cache.start();
+      const recorder = new RunRecorder({ store, logger: logger.child({ component: 'runs' }), flushMs: options.runFlushMs });
+      const sandbox = createSandbox({ ...options.sandbox, limits, logger: logger.child({ component: 'sandbox' }) });
+      if ('knex' in store) {
+        outbound = new OutboundService({
+          store,
+          logger: logger.child({ component: 'outbound' }),
+          allowInsecureUrls: options.allowInsecureUrls ?? false,
+          allowPrivateNetworks: options.allowPrivateNetworks ?? false,
+          ...options.outbound,
+          onOperationalEvent: (e) => {
+            publish({ event: e.event, data: e.data, tenantId: e.tenantId, metadata: { tenantId: e.tenantId, source: 'hookgate' } }).catch((err: unknown) =>
+              logger.error('operational event could not be queued', { event: e.event, err: String(err) }),
+            );
+          },
+        });
+        await outbound.start();
+      } else {
+        logger.warn('outgoing webhooks are off: the store is not the knex store', { component: 'outbound' });
+      }
+      const inbound = new InboundHandler({ cache, registry: actions, sandbox, recorder, bus, logger: logger.child({ component: 'inbound' }), limits });
+      const inner = Router();
+      inner.use('/admin/api', createAdminRouter({ store, registry: actions, cache, recorder, sandbox, bootstrapToken: options.adminToken, limits, outbound, publish }));
+      inner.use(createInboundRouter({ handler: inbound, bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024 }));
+      inner.use(errorHandler(logger.child({ component: 'http' })));
+      started = { store, ownsStore, sandbox, cache, recorder, outbound, router: inner };
+    } catch (err) {
+      await outbound?.stop().catch(() => undefined);
+      if (ownsStore) await store.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  const engine: Engine = {
+    actions,
+    router,
+    logger,
+    get store(): Store {
+      if (!started) throw new AppError('database_unavailable', 'The engine has not started yet.');
+      return started.store;
+    },
+    start() {
+      starting ??= doStart().catch((err: unknown) => {
+        starting = null;
+        throw err;
+      });
+      return starting;
+    },
+    emit(event, data, emitOptions = {}) {
+      const tenantId = emitOptions.tenantId ?? null;
+      const published = publish({ event, data, tenantId, metadata: { ...emitOptions.metadata, tenantId } });
+      // Handled here, so a caller that does not await cannot cause an unhandled rejection; one that awaits still sees it.
+      published.catch((err: unknown) => logger.error('event could not be queued for outgoing webhooks', { event, err: String(err) }));
+      return published;
+    },
+    onEvent: (listener) => listeners.subscribe(listener),
+    async listen(port, host = '127.0.0.1') {
+      await engine.start();
+      const app = express();
+      app.disable('x-powered-by');
+      app.use(router);
+      app.use((_req, res) => res.status(404).json({ error: new AppError('route_not_found').toJSON() }));
+      const server = await new Promise<Server>((resolve, reject) => {
+        const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+      });
+      servers.push(server);
+      return server;
+    },
+    async close() {
+      await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeAllConnections(); })));
+      const current = started;
+      started = null;
+      starting = null;
+      if (!current) return;
+      current.cache.stop();
+      // Before the store closes: in-flight attempts still record their outcome.
+      await current.outbound?.stop();
+      await current.sandbox.close();
+      await current.recorder.flush();
+      if (current.ownsStore) await current.store.close();
+    },
+  };
+  return engine;
+}
+
+function printTokenOnce(token: string): void {
+  process.stdout.write(
+    `\n  hookgate: generated the admin token (shown only this once; only its hash is stored):\n\n    ${token}\n\n` +
+      `  Use it as "Authorization: Bearer <token>" on /admin/api/*. Set HOOKGATE_ADMIN_TOKEN to choose your own.\n\n`,
+  );
+}

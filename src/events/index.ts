@@ -1,0 +1,1 @@
+export { EventBus, type EmittedEvent, type EventListener } from './event-bus.js';

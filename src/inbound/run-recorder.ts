@@ -1,0 +1,80 @@
+import type { Logger } from '../logger.js';
+import type { RunRecord, RunStore } from '../store/types.js';
+
+export interface RunRecorderOptions {
+  store: RunStore;
+  logger: Logger;
+  /** Buffered records are written at least this often (ms). */
+  flushMs?: number;
+  /** … or as soon as this many are waiting. */
+  batchSize?: number;
+  /** While the database is down, keep at most this many; older ones are dropped and logged. */
+  maxBuffered?: number;
+}
+
+/**
+ * Writes run records in batches, off the request path: one multi-row insert every `flushMs` instead of
+ * one insert per request. Readers call `flush()` first so they see every run answered so far. A record
+ * is at risk only for `flushMs` after its response, if the process dies in that window.
+ */
+export class RunRecorder {
+  readonly #store: RunStore;
+  readonly #logger: Logger;
+  readonly #flushMs: number;
+  readonly #batchSize: number;
+  readonly #maxBuffered: number;
+  #buffer: RunRecord[] = [];
+  #timer: NodeJS.Timeout | null = null;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(options: RunRecorderOptions) {
+    this.#store = options.store;
+    this.#logger = options.logger;
+    this.#flushMs = options.flushMs ?? 50;
+    this.#batchSize = options.batchSize ?? 500;
+    this.#maxBuffered = options.maxBuffered ?? 10_000;
+  }
+
+  record(run: RunRecord): void {
+    this.#buffer.push(run);
+    if (this.#buffer.length >= this.#batchSize) void this.flush();
+    else if (!this.#timer) {
+      this.#timer = setTimeout(() => void this.flush(), this.#flushMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** Resolves once every record handed in before the call is written (or has failed to be, and is kept). */
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#flushing = this.#flushing.then(() => this.#writeBuffered());
+    return this.#flushing;
+  }
+
+  get pending(): number {
+    return this.#buffer.length;
+  }
+
+  async #writeBuffered(): Promise<void> {
+    while (this.#buffer.length > 0) {
+      const batch = this.#buffer.splice(0, this.#batchSize);
+      try {
+        await this.#store.insertRuns(batch);
+      } catch (err) {
+        this.#buffer.unshift(...batch);
+        const excess = this.#buffer.length - this.#maxBuffered;
+        if (excess > 0) {
+          this.#buffer.splice(0, excess);
+          this.#logger.error('run records dropped while the database is unavailable', { dropped: excess });
+        }
+        this.#logger.warn('run records not written; will retry', { pending: this.#buffer.length, err: String(err) });
+        if (!this.#timer) {
+          this.#timer = setTimeout(() => void this.flush(), Math.max(this.#flushMs, 1000));
+          this.#timer.unref();
+        }
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { AppError } from '../../errors.js';
+
+export function hmacSha256(key: string | Buffer, data: Buffer | string): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+/** Constant-time equality of two byte strings (false on different lengths, without an early exit on content). */
+export function safeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** True when any candidate equals the expected MAC; every candidate is compared, so timing does not tell which. */
+export function anyEqual(expected: Buffer, candidates: Buffer[]): boolean {
+  let matched = false;
+  for (const candidate of candidates) matched = safeEqual(expected, candidate) || matched;
+  return matched;
+}
+
+export function decodeHex(text: string): Buffer | null {
+  return /^[0-9a-fA-F]+$/.test(text) && text.length % 2 === 0 ? Buffer.from(text, 'hex') : null;
+}
+
+export function decodeBase64(text: string): Buffer | null {
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : null;
+}
+
+/** Rejects a unix-seconds timestamp that is malformed or further than `toleranceSec` from now. */
+export function checkTimestamp(raw: string | undefined, toleranceSec: number, nowMs: number): number {
+  if (raw === undefined || !/^\d{1,12}$/.test(raw)) {
+    throw new AppError('signature_timestamp_invalid', 'The signature timestamp is missing or malformed.');
+  }
+  const seconds = Number(raw);
+  if (Math.abs(nowMs / 1000 - seconds) > toleranceSec) {
+    throw new AppError('signature_timestamp_invalid', `The signature timestamp is more than ${toleranceSec} s from the server's clock.`);
+  }
+  return seconds;
+}
+
+export function requireSecret(secret: string | undefined): string {
+  // A webhook saved with a scheme but no secret must fail closed, not verify against an empty key.
+  if (!secret) throw new AppError('signature_invalid', 'This webhook has no verification secret configured.');
+  return secret;
+}

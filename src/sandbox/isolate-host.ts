@@ -1,0 +1,249 @@
+import ivm from 'isolated-vm';
+import { HARDEN_SOURCE } from './harden-source.js';
+import { RUNTIME_SOURCE } from './runtime-source.js';
+import { WRAPPER_LINE_OFFSET, wrapScript } from './script-wrapper.js';
+import type { RunError, RunStatus } from './types.js';
+
+/** What the runtime in a context calls on the host (through `applyIgnored`, so nothing is awaited). */
+export interface HostCallbacks {
+  /** An action call; answer it with `host.deliver(call, envelope)`. */
+  action(host: IsolateHost, token: unknown, call: unknown, actionId: unknown, argsJson: unknown): void;
+  console(token: unknown, level: unknown, line: unknown): void;
+  /** V8 lost control of the isolate; the process must end. */
+  catastrophic(message: string): void;
+}
+
+export interface ExecuteRequest {
+  scriptKey: string;
+  script: string;
+  filename: string;
+  /** The one JSON string the runtime parses (see runtime-source.ts). */
+  payload: string;
+  cpuTimeMs: number;
+}
+
+export interface ExecuteOutcome {
+  status: RunStatus;
+  /** JSON text of `result` when status is `ok`. */
+  result: string | null;
+  error?: RunError;
+  /** Console lines the runtime dropped before they crossed. */
+  dropped: number;
+  /** False when the isolate must not serve another run (timeout, memory, crash). */
+  reusable: boolean;
+}
+
+/** Why the host disposed the isolate itself; anything else disposing it is the memory limit. */
+export type DisposeReason = 'timeout' | 'cpu' | 'crashed' | 'retired';
+
+interface CompiledScript {
+  script: string;
+  fn: ivm.Reference<unknown>;
+}
+
+interface RuntimeReply {
+  status: RunStatus;
+  result?: string;
+  code?: string;
+  message?: string;
+  line?: number;
+  column?: number;
+  dropped: number;
+}
+
+const COMPILED_PER_ISOLATE = 100;
+const RUNNER_RESULT = { promise: true, copy: true } as const;
+const TIMED_OUT = 'Script execution timed out';
+
+/**
+ * One isolate with ONE hardened context, reused run after run (a context per run costs ~10× the run).
+ * Runs one script at a time, so disposing it on a timeout never harms another run. Compiled scripts
+ * are kept per isolate (LRU); References into the context live as long as the isolate, which is
+ * disposed as a whole when retired.
+ */
+export class IsolateHost {
+  runs = 0;
+  compilations = 0;
+  private disposeReason: DisposeReason | null = null;
+  private readonly compiled = new Map<string, CompiledScript>();
+  /** `deliver` calls not yet returned: the isolate is quiet only when this is empty. */
+  private readonly deliveries = new Set<Promise<void>>();
+  private deliveryError: unknown = null;
+  private cpuTimeMs = 0;
+
+  private constructor(
+    readonly isolate: ivm.Isolate,
+    private readonly context: ivm.Context,
+    private readonly runner: ivm.Reference<unknown>,
+    private readonly deliverer: ivm.Reference<unknown>,
+    readonly memoryMb: number,
+  ) {}
+
+  static async create(memoryMb: number, callbacks: HostCallbacks): Promise<IsolateHost> {
+    const isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError: callbacks.catastrophic });
+    let host: IsolateHost | null = null;
+    // Bridges are per isolate, so an action call always knows which isolate to answer.
+    const actionBridge = new ivm.Reference((token: unknown, call: unknown, actionId: unknown, argsJson: unknown) => {
+      if (host !== null) callbacks.action(host, token, call, actionId, argsJson);
+    });
+    const consoleBridge = new ivm.Reference(callbacks.console);
+    try {
+      const context = await isolate.createContext();
+      const runtime = (await context.evalClosure(RUNTIME_SOURCE, [actionBridge, consoleBridge], {
+        filename: 'hookgate:runtime',
+        result: { reference: true },
+      })) as ivm.Reference<Record<string, unknown>>;
+      const runner = runtime.getSync('run', { reference: true }) as ivm.Reference<unknown>;
+      const deliverer = runtime.getSync('deliver', { reference: true }) as ivm.Reference<unknown>;
+      runtime.release();
+      await context.eval(HARDEN_SOURCE, { filename: 'hookgate:harden' });
+      host = new IsolateHost(isolate, context, runner, deliverer, memoryMb);
+      return host;
+    } catch (err) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw err;
+    }
+  }
+
+  get disposed(): boolean {
+    return this.isolate.isDisposed;
+  }
+
+  /** Used CPU time in milliseconds (isolated-vm measures it on the isolate's own thread). */
+  cpuMs(): number {
+    return Number(this.isolate.cpuTime) / 1e6;
+  }
+
+  /** Disposes the isolate, ending whatever runs in it; the pending execute() then reports `reason`. */
+  dispose(reason: DisposeReason): void {
+    if (this.isolate.isDisposed) return;
+    this.disposeReason ??= reason;
+    this.isolate.dispose();
+  }
+
+  /**
+   * Answers an action call. The script code this resumes runs inside this call, under the run's CPU
+   * timeout; a timeout here ends the run (`cpu_limit`).
+   */
+  deliver(call: number, envelope: string): void {
+    if (this.isolate.isDisposed) return;
+    const delivery = this.deliverer.apply(undefined, [call, envelope], { timeout: this.cpuTimeMs }).then(
+      () => undefined,
+      (err: unknown) => {
+        this.deliveryError ??= err;
+        if (!this.isolate.isDisposed) this.dispose(errorText(err).includes(TIMED_OUT) ? 'cpu' : 'crashed');
+      },
+    );
+    this.deliveries.add(delivery);
+    void delivery.then(() => this.deliveries.delete(delivery));
+  }
+
+  async execute(request: ExecuteRequest): Promise<ExecuteOutcome> {
+    let fn: ivm.Reference<unknown>;
+    try {
+      fn = await this.compile(request);
+    } catch (err) {
+      if (this.isolate.isDisposed) return this.failure(err);
+      return { status: 'error', result: null, error: compileError(err, request.filename), dropped: 0, reusable: true };
+    }
+    let reply: RuntimeReply;
+    this.cpuTimeMs = request.cpuTimeMs;
+    this.deliveryError = null;
+    try {
+      reply = (await this.runner.apply(undefined, [fn.derefInto(), request.payload], {
+        result: RUNNER_RESULT,
+        timeout: request.cpuTimeMs,
+      })) as RuntimeReply;
+      // The result can leave while code it started still runs (a microtask loop resumed by an
+      // answer): the run ends when every answer's call has returned.
+      while (this.deliveries.size > 0) await Promise.all(this.deliveries);
+      if (this.deliveryError !== null) throw this.deliveryError;
+    } catch (err) {
+      return this.failure(err);
+    }
+    this.runs++;
+    if (reply.status === 'ok') return { status: 'ok', result: reply.result ?? 'null', dropped: reply.dropped, reusable: true };
+    const error: RunError = { code: reply.code ?? 'script_error', message: reply.message ?? '' };
+    if (reply.line !== undefined) error.line = reply.line;
+    if (reply.column !== undefined) error.column = reply.column;
+    return { status: reply.status, result: null, error, dropped: reply.dropped, reusable: true };
+  }
+
+  /**
+   * Heap check, raced against a timer: the call queues behind anything still running in the isolate,
+   * so it is a liveness probe too. Answers null when the isolate did not answer in time.
+   */
+  async usedHeap(timeoutMs: number): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), timeoutMs);
+    });
+    try {
+      const heap = await Promise.race([this.isolate.getHeapStatistics().catch(() => null), expired]);
+      return heap === null ? null : heap.used_heap_size + heap.externally_allocated_size;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async compile(request: ExecuteRequest): Promise<ivm.Reference<unknown>> {
+    const cached = this.compiled.get(request.scriptKey);
+    if (cached !== undefined && cached.script === request.script) {
+      // Map order is the LRU order: move the hit to the end.
+      this.compiled.delete(request.scriptKey);
+      this.compiled.set(request.scriptKey, cached);
+      return cached.fn;
+    }
+    if (cached !== undefined) this.forget(request.scriptKey, cached);
+    const fn = (await this.context.eval(wrapScript(request.script), {
+      filename: request.filename,
+      lineOffset: WRAPPER_LINE_OFFSET,
+      reference: true,
+      timeout: request.cpuTimeMs,
+    })) as ivm.Reference<unknown>;
+    this.compilations++;
+    this.compiled.set(request.scriptKey, { script: request.script, fn });
+    if (this.compiled.size > COMPILED_PER_ISOLATE) {
+      const [oldestKey, oldest] = this.compiled.entries().next().value as [string, CompiledScript];
+      this.forget(oldestKey, oldest);
+    }
+    return fn;
+  }
+
+  private forget(key: string, entry: CompiledScript): void {
+    this.compiled.delete(key);
+    entry.fn.release();
+  }
+
+  private failure(err: unknown): ExecuteOutcome {
+    const message = errorText(err);
+    const fail = (status: RunStatus, code: string, text: string): ExecuteOutcome => {
+      this.dispose('retired');
+      return { status, result: null, error: { code, message: text }, dropped: 0, reusable: false };
+    };
+    if (this.disposeReason === 'timeout') return fail('timeout', 'timeout', 'The script ran longer than its time limit');
+    if (this.disposeReason === 'cpu' || message.includes(TIMED_OUT)) {
+      return fail('timeout', 'cpu_limit', 'The script used more CPU time than its limit');
+    }
+    if (this.disposeReason === null && (this.isolate.isDisposed || message.includes('memory limit'))) {
+      return fail('memory', 'memory_limit', 'The script used more memory than its limit');
+    }
+    return fail('crashed', 'sandbox_crashed', `The sandbox failed: ${message.slice(0, 200)}`);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A compile error the syntax check did not catch (it should); the position comes from isolated-vm's `[file:line:col]`. */
+function compileError(err: unknown, filename: string): RunError {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  const marker = ` [${filename}:`;
+  const at = text.lastIndexOf(marker);
+  if (at < 0) return { code: 'compile_error', message: text.slice(0, 1000) };
+  const [line, column] = text.slice(at + marker.length, -1).split(':').map(Number);
+  const error: RunError = { code: 'compile_error', message: text.slice(0, at).slice(0, 1000) };
+  if (Number.isInteger(line) && Number.isInteger(column)) Object.assign(error, { line, column });
+  return error;
+}

@@ -1,0 +1,82 @@
+/**
+ * Messages between the parent (`pool.ts`) and a child process hosting isolates (`worker.ts`), over the
+ * fork IPC channel (JSON). Script data crosses as JSON strings so that each side parses it once.
+ */
+import type { ConsoleLine, RunError, RunStatus, SandboxLimits } from './types.js';
+
+/** Settings of one child process, sent once in `init`. */
+export interface WorkerConfig {
+  isolates: number;
+  /** Heap limit of the isolates made ahead of need; a run asking for another size gets its own. */
+  memoryMb: number;
+  recycleAfterRuns: number;
+  recycleHeapFraction: number;
+}
+
+/** Isolate bookkeeping of one child, reported with every finished run (see `SandboxPoolStats`). */
+export interface WorkerCounters {
+  /** Isolates created, the first ones included. */
+  isolatesCreated: number;
+  /** Isolates retired after `recycleAfterRuns` runs. */
+  recycledByRuns: number;
+  /** Isolates retired because their heap passed `recycleHeapFraction` of the limit. */
+  recycledByHeap: number;
+  /** Isolates thrown away after a timeout, a memory breach, a crash, a run that left an action call waiting, or a failed probe. */
+  discarded: number;
+  /** Of those, isolates that did not answer the periodic heap check (a liveness probe) within 100 ms. */
+  probeFailures: number;
+  /** Isolates the memory limit disposed of. */
+  memoryDisposals: number;
+  /** Script compilations (one per script version per isolate). */
+  compilations: number;
+  /** Largest used heap (bytes) any isolate showed at a heap check. */
+  maxHeapUsedBytes: number;
+}
+
+/** All counters at zero. */
+export function emptyCounters(): WorkerCounters {
+  return { isolatesCreated: 0, recycledByRuns: 0, recycledByHeap: 0, discarded: 0, probeFailures: 0, memoryDisposals: 0, compilations: 0, maxHeapUsedBytes: 0 };
+}
+
+export interface RunMessage {
+  t: 'run';
+  id: number;
+  script: string;
+  scriptKey: string;
+  filename: string;
+  /** `JSON.stringify([body, headers])`. */
+  input: string;
+  actionIds: string[];
+  limits: SandboxLimits;
+}
+
+export type ParentMessage =
+  | { t: 'init'; config: WorkerConfig }
+  | RunMessage
+  /** The answer to an action call: a JSON envelope `{ok:true,value}` or `{ok:false,error:{code,message}}`. */
+  | { t: 'answer'; call: number; envelope: string };
+
+export interface DoneMessage {
+  t: 'done';
+  id: number;
+  status: RunStatus;
+  /** `JSON.stringify(result)` when status is `ok`. */
+  result: string | null;
+  error?: RunError;
+  logs: ConsoleLine[];
+  droppedLogLines: number;
+  durationMs: number;
+  /** Sent when they changed since the previous `done`. */
+  counters?: WorkerCounters;
+}
+
+export type ChildMessage =
+  | { t: 'ready' }
+  | { t: 'call'; run: number; call: number; action: string; args: string }
+  | DoneMessage
+  | { t: 'log'; level: 'error' | 'warn' | 'info'; message: string };
+
+/** What an action call that cannot go through answers (finished run, bad call, limit). */
+export function errorEnvelope(code: string, message: string): string {
+  return JSON.stringify({ ok: false, error: { code, message } });
+}

@@ -1,0 +1,272 @@
+/**
+ * Child process entry: hosts the isolates. Started by pool.ts with `child_process.fork` and
+ * `--no-node-snapshot`; a script that aborts V8 (`new Array(2**31-1).fill(0)`) takes only this process
+ * down, and the parent replaces it.
+ *
+ * For each run: a random token, one wall-clock timer that disposes the isolate (isolated-vm's
+ * `timeout` does not cover time spent awaiting the host), action calls forwarded to the parent and
+ * their answers delivered back into the isolate, console lines kept under the limits, and the outcome
+ * sent back as one `done` message.
+ */
+import { randomUUID } from 'node:crypto';
+import ivm from 'isolated-vm';
+import { IsolateHost, type ExecuteOutcome, type HostCallbacks } from './isolate-host.js';
+import { IsolatePool, type IsolateRequest } from './isolate-pool.js';
+import { emptyCounters, errorEnvelope, type ChildMessage, type ParentMessage, type RunMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
+import { checkScriptSyntax, type SyntaxCheckResult } from './syntax-check.js';
+import type { ConsoleLine, SandboxLimits } from './types.js';
+
+interface ActiveRun {
+  id: number;
+  token: string;
+  limits: SandboxLimits;
+  startedAt: number;
+  logs: ConsoleLine[];
+  logBytes: number;
+  dropped: number;
+  /** Action calls waiting for the parent's answer. */
+  calls: Set<number>;
+  request: IsolateRequest | null;
+  host: IsolateHost | null;
+  cpuStartMs: number;
+  timer: NodeJS.Timeout | undefined;
+  finished: boolean;
+}
+
+const CONSOLE_LEVELS = new Set(['log', 'info', 'warn', 'error', 'debug']);
+const FINISHED_ENVELOPE = errorEnvelope('action_not_available', 'This run has finished; the action was not called');
+const SYNTAX_CACHE_SIZE = 200;
+const CPU_WATCH_MS = 50;
+
+const runsByToken = new Map<string, ActiveRun>();
+const syntaxCache = new Map<string, { script: string; check: SyntaxCheckResult }>();
+let nextCallId = 1;
+let pool: IsolatePool | null = null;
+
+function send(message: ChildMessage): void {
+  if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
+}
+
+function report(level: 'error' | 'warn' | 'info', message: string, err?: unknown): void {
+  const detail = err === undefined ? '' : `: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  send({ t: 'log', level, message: message + detail });
+}
+
+/** Where a forwarded action call's answer goes. */
+interface ForwardedCall {
+  run: ActiveRun;
+  /** The call's id inside its isolate. */
+  call: number;
+}
+
+const forwarded = new Map<number, ForwardedCall>();
+
+const callbacks: HostCallbacks = {
+  action(host, token, call, actionId, argsJson) {
+    if (typeof call !== 'number') return;
+    const run = typeof token === 'string' ? runsByToken.get(token) : undefined;
+    // A call carrying the token of a finished run (or another isolate's run) is refused, never forwarded.
+    if (run === undefined || run.finished || run.host !== host) {
+      host.deliver(call, FINISHED_ENVELOPE);
+      return;
+    }
+    if (typeof actionId !== 'string' || typeof argsJson !== 'string') {
+      host.deliver(call, errorEnvelope('action_invalid_arguments', 'Invalid action call'));
+      return;
+    }
+    const id = nextCallId++;
+    forwarded.set(id, { run, call });
+    run.calls.add(id);
+    send({ t: 'call', run: run.id, call: id, action: actionId, args: argsJson });
+  },
+  console(token, level, line) {
+    const run = typeof token === 'string' ? runsByToken.get(token) : undefined;
+    if (run === undefined || run.finished || typeof line !== 'string' || typeof level !== 'string') return;
+    if (!CONSOLE_LEVELS.has(level)) return;
+    const bytes = Buffer.byteLength(line);
+    if (run.logs.length >= run.limits.maxConsoleLines || run.logBytes + bytes > run.limits.maxConsoleBytes) {
+      run.dropped++;
+      return;
+    }
+    run.logBytes += bytes;
+    run.logs.push({ level: level as ConsoleLine['level'], message: line, atMs: Math.round(performance.now() - run.startedAt) });
+  },
+  catastrophic(message) {
+    // V8 lost control of an isolate: nothing in this process can be trusted any more. process.exit()
+    // hangs here (teardown waits on the broken isolate), so the process ends itself at once.
+    report('error', `isolated-vm catastrophic error: ${message}`);
+    process.kill(process.pid, 'SIGKILL');
+  },
+};
+
+function answer(id: number, envelope: string): void {
+  const target = forwarded.get(id);
+  if (target === undefined) return;
+  forwarded.delete(id);
+  target.run.calls.delete(id);
+  if (!target.run.finished) target.run.host?.deliver(target.call, envelope);
+}
+
+function checkSyntax(scriptKey: string, script: string): SyntaxCheckResult {
+  const cached = syntaxCache.get(scriptKey);
+  if (cached !== undefined && cached.script === script) return cached.check;
+  const check = checkScriptSyntax(script);
+  syntaxCache.set(scriptKey, { script, check });
+  if (syntaxCache.size > SYNTAX_CACHE_SIZE) syntaxCache.delete(syntaxCache.keys().next().value as string);
+  return check;
+}
+
+function payloadOf(message: RunMessage, token: string): string {
+  const { limits } = message;
+  return (
+    `{"token":${JSON.stringify(token)},"filename":${JSON.stringify(message.filename)},` +
+    `"actionIds":${JSON.stringify(message.actionIds)},"maxResultBytes":${limits.maxResultBytes},` +
+    `"maxConsoleLines":${limits.maxConsoleLines},"maxConsoleBytes":${limits.maxConsoleBytes},"input":${message.input}}`
+  );
+}
+
+function startRun(message: RunMessage, isolates: IsolatePool): void {
+  const run: ActiveRun = {
+    id: message.id,
+    token: randomUUID(),
+    limits: message.limits,
+    startedAt: performance.now(),
+    logs: [],
+    logBytes: 0,
+    dropped: 0,
+    calls: new Set(),
+    request: null,
+    host: null,
+    cpuStartMs: 0,
+    timer: undefined,
+    finished: false,
+  };
+  const syntax = checkSyntax(message.scriptKey, message.script);
+  if (!syntax.ok) {
+    const { message: text, line, column } = syntax;
+    finish(run, { status: 'error', result: null, error: { code: 'compile_error', message: text, line, column }, dropped: 0, reusable: true });
+    return;
+  }
+  runsByToken.set(run.token, run);
+  run.timer = setTimeout(() => onWallClock(run), message.limits.timeoutMs);
+  run.request = isolates.acquire(message.limits.memoryMb);
+  void run.request.host.then(async (host) => {
+    if (run.finished) {
+      isolates.release(host, true);
+      return;
+    }
+    run.host = host;
+    run.cpuStartMs = host.cpuMs();
+    let outcome: ExecuteOutcome;
+    try {
+      outcome = await host.execute({
+        scriptKey: message.scriptKey,
+        script: message.script,
+        filename: message.filename,
+        payload: payloadOf(message, run.token),
+        cpuTimeMs: message.limits.cpuTimeMs,
+      });
+    } catch (err) {
+      report('error', 'executing a run failed', err);
+      host.dispose('retired');
+      outcome = { status: 'crashed', result: null, error: { code: 'sandbox_crashed', message: 'The sandbox failed' }, dropped: 0, reusable: false };
+    }
+    // A call still waiting would resume this run's code in the next run's time: never reuse that isolate.
+    const clean = outcome.reusable && run.calls.size === 0;
+    if (outcome.status === 'memory') isolates.noteMemoryDisposal();
+    // Released first so the counters sent with `done` include this run; a run waiting for the isolate
+    // gets it in a later microtask, after `finish`.
+    isolates.release(host, clean);
+    finish(run, outcome);
+  });
+}
+
+function onWallClock(run: ActiveRun): void {
+  if (run.finished) return;
+  if (run.host !== null) {
+    // The pending execute() rejects as the isolate goes and reports the reason given here.
+    const cpuUsed = run.host.disposed ? 0 : run.host.cpuMs() - run.cpuStartMs;
+    run.host.dispose(cpuUsed >= run.limits.cpuTimeMs ? 'cpu' : 'timeout');
+    return;
+  }
+  run.request?.cancel();
+  finish(run, { status: 'timeout', result: null, error: { code: 'timeout', message: 'The script ran longer than its time limit' }, dropped: 0, reusable: true });
+}
+
+/** isolated-vm's `timeout` covers only synchronous entries; this catches CPU burnt after an await. */
+function watchCpu(): void {
+  for (const run of runsByToken.values()) {
+    const host = run.host;
+    if (host === null || run.finished || host.disposed) continue;
+    if (host.cpuMs() - run.cpuStartMs > run.limits.cpuTimeMs) host.dispose('cpu');
+  }
+}
+
+function finish(run: ActiveRun, outcome: ExecuteOutcome): void {
+  if (run.finished) return;
+  run.finished = true;
+  clearTimeout(run.timer);
+  runsByToken.delete(run.token);
+  for (const id of run.calls) forwarded.delete(id);
+  let { status, result, error } = outcome;
+  if (status === 'ok' && result !== null && Buffer.byteLength(result) > run.limits.maxResultBytes) {
+    status = 'limit';
+    result = null;
+    error = { code: 'result_too_large', message: `result is larger than ${run.limits.maxResultBytes} bytes` };
+  }
+  send({
+    t: 'done',
+    id: run.id,
+    status,
+    result,
+    ...(error === undefined ? {} : { error }),
+    logs: run.logs,
+    droppedLogLines: run.dropped + outcome.dropped,
+    durationMs: Math.round((performance.now() - run.startedAt) * 100) / 100,
+    ...countersIfChanged(),
+  });
+}
+
+let sentCounters = emptyCounters();
+
+function countersIfChanged(): { counters?: WorkerCounters } {
+  if (pool === null) return {};
+  const current = pool.counters;
+  const keys = Object.keys(current) as Array<keyof WorkerCounters>;
+  if (keys.every((key) => current[key] === sentCounters[key])) return {};
+  sentCounters = { ...current };
+  return { counters: sentCounters };
+}
+
+function init(config: WorkerConfig): void {
+  if (pool !== null) return;
+  const created = new IsolatePool({
+    config,
+    createHost: (memoryMb) => IsolateHost.create(memoryMb, callbacks),
+    onError: (message, err) => report('error', message, err),
+  });
+  pool = created;
+  void created.ready().then(() => send({ t: 'ready' }));
+  setInterval(watchCpu, CPU_WATCH_MS).unref();
+}
+
+process.on('message', (message: ParentMessage) => {
+  switch (message.t) {
+    case 'init':
+      init(message.config);
+      break;
+    case 'run':
+      if (pool !== null) startRun(message, pool);
+      break;
+    case 'answer':
+      answer(message.call, message.envelope);
+      break;
+  }
+});
+
+// The parent is gone (or closed the channel): nothing is left to serve.
+process.on('disconnect', () => process.exit(0));
+process.on('uncaughtException', (err) => {
+  report('error', 'sandbox worker failed', err);
+  process.exit(1);
+});

@@ -1,0 +1,155 @@
+import type { ConsoleLine, RunError } from '../sandbox/types.js';
+import type {
+  ActionCallRecord,
+  AdminTokenRecord,
+  InboundWebhook,
+  OutgoingWebhook,
+  RunRecord,
+  RunRecordStatus,
+  VerifyConfig,
+  Webhook,
+} from './types.js';
+
+/*
+ * Database rows (snake_case, as the drivers return them) and their mapping to domain objects.
+ * jsonb values are written as JSON text: node-postgres would turn a JS array into a PostgreSQL array
+ * literal. bigint/count come back as strings from node-postgres and as numbers from PGlite, hence Number().
+ */
+
+export interface DbWebhook {
+  id: string;
+  direction: 'inbound' | 'outgoing';
+  tenant_id: string | null;
+  is_active: boolean;
+  events: string[];
+  provider: string | null;
+  js_script: string | null;
+  script_version: number | null;
+  allowed_actions: string[] | null;
+  emit_events: string[] | null;
+  verify: VerifyConfig | null;
+  url: string | null;
+  secret: string | null;
+  max_retries: number | null;
+  retry_delay_ms: number | null;
+  timeout_ms: number | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface DbScriptVersion {
+  webhook_id: string;
+  version: number;
+  js_script: string;
+  created_at: Date;
+}
+
+export interface DbRun {
+  id: string;
+  webhook_id: string | null;
+  provider: string;
+  event_type: string | null;
+  status: RunRecordStatus;
+  duration_ms: number;
+  script_version: number | null;
+  actions_called: ActionCallRecord[];
+  logs: ConsoleLine[];
+  error: RunError | null;
+  emitted_event: string | null;
+  created_at: Date;
+}
+
+export interface DbAdminToken {
+  id: string;
+  token_hash: string;
+  prefix: string;
+  role: 'admin';
+  created_at: Date;
+}
+
+/** JSON text for a jsonb parameter; null stays SQL NULL. */
+export function jsonb(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
+}
+
+export function toIso(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+export function toInboundWebhook(row: DbWebhook): InboundWebhook {
+  return {
+    id: row.id,
+    direction: 'inbound',
+    isActive: row.is_active,
+    tenantId: row.tenant_id,
+    events: row.events,
+    provider: row.provider ?? '',
+    jsScript: row.js_script ?? '',
+    scriptVersion: Number(row.script_version ?? 1),
+    allowedActions: row.allowed_actions ?? [],
+    emitEvents: row.emit_events,
+    verify: row.verify ?? { scheme: 'none' },
+    createdAt: toIso(row.created_at),
+    updatedAt: toIso(row.updated_at),
+  };
+}
+
+export function toOutgoingWebhook(row: DbWebhook): OutgoingWebhook {
+  return {
+    id: row.id,
+    direction: 'outgoing',
+    isActive: row.is_active,
+    tenantId: row.tenant_id,
+    events: row.events,
+    url: row.url ?? '',
+    secret: row.secret ?? '',
+    maxRetries: Number(row.max_retries),
+    retryDelayMs: Number(row.retry_delay_ms),
+    timeoutMs: Number(row.timeout_ms),
+    createdAt: toIso(row.created_at),
+    updatedAt: toIso(row.updated_at),
+  };
+}
+
+export function toWebhook(row: DbWebhook): Webhook {
+  return row.direction === 'inbound' ? toInboundWebhook(row) : toOutgoingWebhook(row);
+}
+
+export function toRunRecord(row: DbRun): RunRecord {
+  return {
+    id: row.id,
+    webhookId: row.webhook_id,
+    provider: row.provider,
+    eventType: row.event_type,
+    status: row.status,
+    durationMs: Number(row.duration_ms),
+    scriptVersion: row.script_version === null ? null : Number(row.script_version),
+    actionsCalled: row.actions_called,
+    logs: row.logs,
+    error: row.error,
+    emittedEvent: row.emitted_event,
+    createdAt: toIso(row.created_at),
+  };
+}
+
+/** Insert values for one run (jsonb columns as JSON text). */
+export function fromRunRecord(run: RunRecord): Record<string, unknown> {
+  return {
+    id: run.id,
+    webhook_id: run.webhookId,
+    provider: run.provider,
+    event_type: run.eventType,
+    status: run.status,
+    duration_ms: run.durationMs,
+    script_version: run.scriptVersion,
+    actions_called: jsonb(run.actionsCalled ?? []),
+    logs: jsonb(run.logs ?? []),
+    error: jsonb(run.error),
+    emitted_event: run.emittedEvent,
+    created_at: run.createdAt,
+  };
+}
+
+export function toAdminToken(row: DbAdminToken): AdminTokenRecord {
+  return { id: row.id, tokenHash: row.token_hash, prefix: row.prefix, role: row.role, createdAt: toIso(row.created_at) };
+}

@@ -1,0 +1,48 @@
+/**
+ * PostgreSQL SQLSTATEs the store and its callers act on (https://www.postgresql.org/docs/current/errcodes-appendix.html).
+ * A retryable error is one where running the same transaction again may succeed.
+ */
+export const SQLSTATE = {
+  uniqueViolation: '23505',
+  foreignKeyViolation: '23503',
+  invalidTextRepresentation: '22P02',
+} as const;
+
+const RETRYABLE_SQLSTATES: ReadonlyMap<string, string> = new Map([
+  ['40001', 'serialization_failure'],
+  ['40P01', 'deadlock_detected'],
+  ['55P03', 'lock_not_available'],
+  ['53300', 'too_many_connections'],
+  ['57P01', 'admin_shutdown'],
+  ['57P02', 'crash_shutdown'],
+  ['57P03', 'cannot_connect_now'],
+]);
+
+/** Class 08 (connection exception): every code in it is worth a retry. */
+const RETRYABLE_CLASSES = ['08'];
+
+/** Socket errors from the driver before PostgreSQL could answer. */
+const RETRYABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN']);
+
+/** The SQLSTATE (or Node error code) of an error, following `cause` links. */
+export function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$|^E[A-Z_]+$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** True when the error is transient: a serialization failure, a deadlock, a lost or refused connection. */
+export function isRetryableDbError(err: unknown): boolean {
+  const code = errorCode(err);
+  if (code === undefined) return false;
+  return RETRYABLE_SQLSTATES.has(code) || RETRYABLE_CLASSES.includes(code.slice(0, 2)) || RETRYABLE_NODE_CODES.has(code);
+}
+
+/** True when the error is a unique violation, optionally of one named constraint or index. */
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  if (errorCode(err) !== SQLSTATE.uniqueViolation) return false;
+  return constraint === undefined || (err as { constraint?: unknown }).constraint === constraint;
+}
