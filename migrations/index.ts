@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_outbound.js';
 
 /** One schema migration. `name` is what knex records in `knex_migrations`; never rename one. */
 export interface Migration {
@@ -14,4 +15,5 @@ export interface Migration {
  */
 export const migrations: readonly Migration[] = [
   { name: '0001_initial', up: m0001.up, down: m0001.down },
+  { name: '0002_outbound', up: m0002.up, down: m0002.down },
 ];

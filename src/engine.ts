@@ -92,9 +92,8 @@ interface Started {
 export function createEngine(options: EngineOptions = {}): Engine {
   const logger = options.logger ?? createLogger('info');
   const actions = new ActionRegistry();
-  const bus = new EventBus(logger.child({ component: 'events' }));
-  // Scripts emit on `bus`; host listeners (`onEvent`) are on `listeners`. `publish` feeds both the outbox
-  // and the listeners, so an event from the admin API reaches them without a second outbox write.
+  // Host listeners (`onEvent`). `publish` is the one way an event enters the engine — script results,
+  // `engine.emit`, the admin API and operational events: it tells the listeners and writes the outbox.
   const listeners = new EventBus(logger.child({ component: 'events' }));
   async function publish(event: EmittedEvent): Promise<Enqueued | null> {
     listeners.emit(event);
@@ -105,9 +104,6 @@ export function createEngine(options: EngineOptions = {}): Engine {
     }
     return outbound.publish(event);
   }
-  bus.subscribe(async (event) => {
-    await publish(event);
-  });
   const limits: Partial<SandboxLimits> = options.sandbox?.limits ?? {};
   let started: Started | null = null;
   let starting: Promise<void> | null = null;
@@ -157,7 +153,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       } else {
         logger.warn('outgoing webhooks are off: the store is not the knex store', { component: 'outbound' });
       }
-      const inbound = new InboundHandler({ cache, registry: actions, sandbox, recorder, bus, logger: logger.child({ component: 'inbound' }), limits });
+      const inbound = new InboundHandler({ cache, registry: actions, sandbox, recorder, publish, logger: logger.child({ component: 'inbound' }), limits });
       const inner = Router();
       inner.use('/admin/api', createAdminRouter({ store, registry: actions, cache, recorder, sandbox, bootstrapToken: options.adminToken, limits, outbound, publish }));
       inner.use(createInboundRouter({ handler: inbound, bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024 }));

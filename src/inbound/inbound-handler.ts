@@ -1,6 +1,6 @@
 import type { ActionRegistry } from '../actions/index.js';
 import { AppError } from '../errors.js';
-import type { EventBus } from '../events/index.js';
+import type { EmittedEvent } from '../events/index.js';
 import type { Logger } from '../logger.js';
 import type { Sandbox, SandboxLimits } from '../sandbox/types.js';
 import { uuidv7 } from '../store/index.js';
@@ -16,7 +16,8 @@ export interface InboundHandlerDeps {
   registry: ActionRegistry;
   sandbox: Sandbox;
   recorder: RunRecorder;
-  bus: EventBus;
+  /** Hands an emitted event to the outbox (and the engine's listeners); resolves once it is stored. */
+  publish: (event: EmittedEvent) => Promise<unknown>;
   logger: Logger;
   limits?: Partial<SandboxLimits>;
   now?: () => number;
@@ -90,17 +91,26 @@ export class InboundHandler {
       error: outcome.error,
       emittedEvent: outcome.emit?.event ?? null,
     };
-    this.#deps.recorder.record(record);
-    if (outcome.status !== 'ok') {
-      this.#deps.logger.warn('script run failed', { runId, provider: webhook.provider, status: outcome.status, code: outcome.error?.code });
-    }
     if (outcome.emit) {
-      this.#deps.bus.emit({
-        event: outcome.emit.event,
-        data: outcome.emit.data,
-        tenantId: webhook.tenantId,
-        metadata: { provider: webhook.provider, runId, tenantId: webhook.tenantId },
-      });
+      try {
+        // Awaited: once the sender has its 200, the event is in the outbox and survives a crash.
+        await this.#deps.publish({
+          event: outcome.emit.event,
+          data: outcome.emit.data,
+          tenantId: webhook.tenantId,
+          metadata: { provider: webhook.provider, runId, tenantId: webhook.tenantId },
+        });
+      } catch (err) {
+        // The script's actions have run, so asking the sender to retry would run them twice: answer 200
+        // and leave the failure on the run record, where an admin sees it.
+        this.#deps.logger.error('emitted event could not be stored', { runId, provider: webhook.provider, event: outcome.emit.event, err: String(err) });
+        record.status = 'error';
+        record.error = { code: 'emit_failed', message: `The event ${outcome.emit.event} could not be stored for delivery.` };
+      }
+    }
+    this.#deps.recorder.record(record);
+    if (record.status !== 'ok') {
+      this.#deps.logger.warn('script run failed', { runId, provider: webhook.provider, status: record.status, code: record.error?.code });
     }
     return { runId };
   }

@@ -1,0 +1,115 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../logger.js';
+import { uuidv7 } from '../store/index.js';
+import { completeDelivery, type ClaimedDelivery, type Completed, type CompleteInput } from './delivery-queue.js';
+import type { DisablePolicy } from './endpoint-health.js';
+import type { AttemptError, AttemptResult, HttpTransport } from './http-transport.js';
+import { classifyAttempt, nextStep, type NextStep } from './retry-policy.js';
+import { WebhookSender } from './signing.js';
+import type { DeliveryAttempt } from './types.js';
+
+/** What sending one claimed delivery needs. */
+export interface AttemptContext {
+  knex: Knex;
+  transport: HttpTransport;
+  /** Recorded on every attempt: which process sent it. */
+  worker: string;
+  now: () => number;
+  random: () => number;
+  /** Cap of one wait between attempts. */
+  maxDelayMs: number;
+  disablePolicy: DisablePolicy;
+  logger: Logger;
+}
+
+export interface AttemptOutcome {
+  /** null when nothing was sent. */
+  attempt: DeliveryAttempt | null;
+  step: NextStep;
+  completed: Completed;
+}
+
+/**
+ * Leases taken again after a crash count as attempts; past the budget by this many more, a delivery
+ * fails without sending, so one whose sending kills its process cannot loop forever.
+ */
+const MAX_LOST_ATTEMPTS = 3;
+
+/** The request headers of one attempt (the contract's `X-Webhook-*` and Standard Webhooks sets). */
+export function deliveryHeaders(delivery: Pick<ClaimedDelivery, 'id' | 'event' | 'payload'>, secrets: readonly string[], attemptId: string, nowMs: number): Record<string, string> {
+  // One instant for both timestamps: whole seconds, as webhook-timestamp carries.
+  const timestamp = new Date(Math.floor(nowMs / 1000) * 1000);
+  return {
+    'X-Webhook-Event': delivery.event,
+    'X-Webhook-Delivery': attemptId,
+    'X-Webhook-Timestamp': timestamp.toISOString(),
+    ...WebhookSender.sign({ body: delivery.payload, secrets, webhookId: delivery.id, timestamp }),
+  };
+}
+
+/**
+ * Sends one claimed delivery once and records the outcome: the attempt, the delivery's next status
+ * (retry at a back-off, succeeded, failed) and the endpoint's health. A test ping is never retried and
+ * never counts for health. Never throws for the endpoint's failures; a database error does throw.
+ */
+export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDelivery, signal?: AbortSignal): Promise<AttemptOutcome> {
+  const { endpoint } = delivery;
+  const base = { deliveryId: delivery.id, webhookId: delivery.webhookId, leaseToken: delivery.leaseToken };
+
+  const skip = !delivery.test && !endpoint.isActive
+    ? { code: 'endpoint_inactive', message: 'The webhook was inactive when its turn came; redeliver after activating it.' }
+    : !delivery.test && delivery.roundAttempts > endpoint.maxRetries + 1 + MAX_LOST_ATTEMPTS
+      ? { code: 'attempts_lost', message: 'Its attempts kept being lost with their process; given up.' }
+      : null;
+  if (skip) {
+    const step: NextStep = { status: 'failed', error: skip, disableEndpoint: false };
+    const completed = await completeDelivery(ctx.knex, { ...base, now: new Date(ctx.now()), attempt: null, next: { status: 'failed' }, lastStatusCode: null, lastError: skip, health: null });
+    return { attempt: null, step, completed };
+  }
+
+  const attemptId = uuidv7();
+  const startedAt = ctx.now();
+  const headers = deliveryHeaders(delivery, endpoint.secrets, attemptId, startedAt);
+  const result: AttemptResult = await ctx.transport({ url: endpoint.url, body: delivery.payload, headers, timeoutMs: endpoint.timeoutMs, ...(signal ? { signal } : {}) });
+  const nowMs = ctx.now();
+  const verdict = classifyAttempt(result, nowMs);
+  const settings = { maxRetries: delivery.test ? 0 : endpoint.maxRetries, retryDelayMs: endpoint.retryDelayMs, maxDelayMs: ctx.maxDelayMs };
+  const shutdown = result.error?.code === 'aborted';
+  // Cut short by our own shutdown: due again at once for any worker, whatever the budget says (the
+  // lost-attempts guard above still bounds it).
+  const step: NextStep =
+    shutdown && result.error ? { status: 'pending', delayMs: 0, error: result.error } : nextStep(verdict, delivery.roundAttempts, settings, ctx.random);
+
+  const lastError: AttemptError | null = step.status === 'succeeded' ? null : step.error;
+  const outcome = step.status === 'succeeded' ? 'succeeded' : step.status === 'pending' ? 'retry' : 'failed';
+  const health: CompleteInput['health'] =
+    delivery.test || shutdown ? null : verdict.kind === 'succeeded' ? { ok: true } : { ok: false, disable: verdict.kind === 'gone' ? 'gone' : ctx.disablePolicy };
+  const attempt: DeliveryAttempt = {
+    id: attemptId,
+    number: delivery.attemptNumber,
+    worker: ctx.worker,
+    startedAt: new Date(startedAt).toISOString(),
+    durationMs: result.durationMs,
+    statusCode: result.statusCode,
+    responseExcerpt: result.responseExcerpt,
+    responseTruncated: result.responseTruncated,
+    error: lastError,
+    outcome,
+  };
+  const completed = await completeDelivery(ctx.knex, {
+    ...base,
+    now: new Date(nowMs),
+    attempt: { ...attempt, startedAt: new Date(startedAt) },
+    next: step.status === 'pending' ? { status: 'pending', availableAt: new Date(nowMs + step.delayMs) } : { status: step.status },
+    lastStatusCode: result.statusCode,
+    lastError,
+    health,
+  });
+
+  const meta = { deliveryId: delivery.id, webhookId: delivery.webhookId, attempt: delivery.attemptNumber, statusCode: result.statusCode, durationMs: result.durationMs };
+  if (step.status === 'succeeded') ctx.logger.debug('delivery succeeded', meta);
+  else if (step.status === 'pending') ctx.logger.info('delivery attempt failed; will retry', { ...meta, code: step.error.code, retryInMs: step.delayMs });
+  else ctx.logger.warn('delivery failed', { ...meta, code: step.error.code });
+  if (!completed.leaseHeld) ctx.logger.warn('delivery lease had expired; another worker took it over', meta);
+  return { attempt, step, completed };
+}

@@ -1,0 +1,350 @@
+import type { Knex } from 'knex';
+import { uuidv7 } from '../store/index.js';
+import { queryOutgoingByEvent } from '../store/queries.js';
+import { recordFailure, recordSuccess, disableEndpoint, type DisablePolicy } from './endpoint-health.js';
+import { activeSecrets, type StoredSecret } from './endpoint-secrets.js';
+import type { AttemptError } from './http-transport.js';
+import { rowsOf } from './rows.js';
+import type { AttemptOutcome, Envelope, WebhookDisabledData } from './types.js';
+
+/*
+ * The durable queue: the outbox write, the claim with a lease, and the completion. Each is one statement
+ * or one short transaction with nothing but its own queries inside (PGlite has a single connection, and
+ * no transaction may stay open across an HTTP call).
+ */
+
+type Db = Knex | Knex.Transaction;
+
+/** An event to enqueue. */
+export interface EnqueueInput {
+  event: string;
+  data: unknown;
+  tenantId: string | null;
+  metadata: Record<string, unknown>;
+}
+
+export interface Enqueued {
+  messageId: string;
+  /** One per subscribed endpoint. */
+  deliveryIds: string[];
+}
+
+/** Bound parameters per statement stay under PostgreSQL's 65,535. */
+const DELIVERIES_PER_INSERT = 5000;
+
+/**
+ * The outbox write: finds the active endpoints subscribed to the event (the GIN-indexed `findByEvent`
+ * query) and inserts the message and one delivery per endpoint in one transaction, with a NOTIFY that
+ * PostgreSQL sends at commit. Nothing is written when no endpoint is subscribed (returns null).
+ */
+export async function enqueueEvent(knex: Knex, input: EnqueueInput, options: { now: Date; notifyChannel: string | null }): Promise<Enqueued | null> {
+  return knex.transaction(async (trx) => {
+    const endpoints: Array<{ id: string }> = await queryOutgoingByEvent(trx, input.event, input.tenantId).select('id');
+    if (endpoints.length === 0) return null;
+    const messageId = uuidv7(options.now.getTime());
+    const envelope: Envelope = {
+      id: messageId,
+      event: input.event,
+      version: '1',
+      timestamp: options.now.toISOString(),
+      data: input.data === undefined ? null : input.data,
+      metadata: input.metadata,
+    };
+    await trx('outbound_messages').insert({
+      id: messageId,
+      event: input.event,
+      tenant_id: input.tenantId,
+      payload: JSON.stringify(envelope),
+      created_at: options.now,
+    });
+    const rows = endpoints.map((endpoint) => ({
+      id: uuidv7(options.now.getTime()),
+      message_id: messageId,
+      webhook_id: endpoint.id,
+      status: 'pending',
+      available_at: options.now,
+      created_at: options.now,
+      updated_at: options.now,
+    }));
+    for (let i = 0; i < rows.length; i += DELIVERIES_PER_INSERT) {
+      await trx('outbound_deliveries').insert(rows.slice(i, i + DELIVERIES_PER_INSERT));
+    }
+    if (options.notifyChannel) await trx.raw('select pg_notify(?, ?)', [options.notifyChannel, '']);
+    return { messageId, deliveryIds: rows.map((r) => r.id) };
+  });
+}
+
+/** A delivery a worker holds the lease on, with what it needs to send it. */
+export interface ClaimedDelivery {
+  id: string;
+  messageId: string;
+  webhookId: string;
+  leaseToken: string;
+  /** This attempt's number over the delivery's life (1-based; a lost attempt leaves a gap). */
+  attemptNumber: number;
+  /** Attempts since the delivery was created or last redelivered, this one included. */
+  roundAttempts: number;
+  test: boolean;
+  event: string;
+  payload: string;
+  endpoint: {
+    url: string;
+    /** Current secret first, then any still within a rotation's grace period. */
+    secrets: string[];
+    isActive: boolean;
+    tenantId: string | null;
+    maxRetries: number;
+    retryDelayMs: number;
+    timeoutMs: number;
+  };
+}
+
+export interface DbClaimed {
+  id: string;
+  message_id: string;
+  webhook_id: string;
+  lease_token: string;
+  round_attempts: number;
+  attempt_count: number;
+  is_test: boolean;
+  event: string;
+  payload: string;
+  url: string;
+  secret: string;
+  previous_secrets: StoredSecret[] | null;
+  is_active: boolean;
+  tenant_id: string | null;
+  max_retries: number;
+  retry_delay_ms: number;
+  timeout_ms: number;
+}
+
+export interface ClaimOptions {
+  /** Recorded with each lease and attempt. */
+  owner: string;
+  limit: number;
+  now: Date;
+  /** The lease lasts the endpoint's timeout plus this. */
+  leaseMarginMs: number;
+  /** At most this many deliveries per endpoint in flight in this process… */
+  perEndpoint: number;
+  /** …counting these, already in flight here (webhook id → count). */
+  busy: ReadonlyMap<string, number>;
+  /** How many due rows the per-endpoint cap looks through (default 20 × limit). */
+  window?: number;
+}
+
+/**
+ * The claim, in one statement: due rows (pending and due, or sending with an expired lease) in due order,
+ * at most `perEndpoint` per endpoint counting those in flight here, locked with FOR UPDATE SKIP LOCKED so
+ * concurrent claimers never take the same row (the LIMIT applies after the skipping, so concurrent
+ * claimers take consecutive batches rather than fighting over the first), and leased (status `sending`, a new lease token, an expiry
+ * of timeout + margin) before the statement commits — the HTTP call happens after, outside any transaction.
+ * The attempt counters go up at claim time, so an attempt lost with a crashed process still counts.
+ */
+export const CLAIM_SQL = `
+with candidates as (
+  select id, available_at from (
+    select id, available_at, row_number() over (partition by webhook_id order by available_at, id) as rn, webhook_id
+    from (
+      select id, webhook_id, available_at from outbound_deliveries
+      where status in ('pending', 'sending') and available_at <= ?::timestamptz
+      order by available_at, id
+      limit ?
+    ) due
+  ) ranked
+  where rn + coalesce(((?::jsonb) ->> (webhook_id::text))::int, 0) <= ?
+), picked as (
+  select d.id from outbound_deliveries d
+  where d.id in (select id from candidates)
+    and d.status in ('pending', 'sending') and d.available_at <= ?::timestamptz
+  order by d.available_at, d.id
+  limit ?
+  for update of d skip locked
+)
+update outbound_deliveries d set
+  status = 'sending',
+  lease_token = gen_random_uuid(),
+  lease_owner = ?,
+  available_at = ?::timestamptz + (w.timeout_ms + ?) * interval '1 millisecond',
+  round_attempts = d.round_attempts + 1,
+  attempt_count = d.attempt_count + 1,
+  updated_at = ?::timestamptz
+from picked, webhooks w, outbound_messages m
+where d.id = picked.id and w.id = d.webhook_id and m.id = d.message_id
+returning d.id, d.message_id, d.webhook_id, d.lease_token, d.round_attempts, d.attempt_count, d.is_test,
+  m.event, m.payload, w.url, w.secret, w.previous_secrets, w.is_active, w.tenant_id,
+  w.max_retries, w.retry_delay_ms, w.timeout_ms`;
+
+export async function claimDeliveries(knex: Knex, options: ClaimOptions): Promise<ClaimedDelivery[]> {
+  if (options.limit <= 0) return [];
+  const now = options.now.toISOString();
+  const busy = JSON.stringify(Object.fromEntries(options.busy));
+  const window = options.window ?? Math.max(options.limit * 20, 100);
+  const result = await knex.raw(CLAIM_SQL, [
+    now,
+    window,
+    busy,
+    options.perEndpoint,
+    now,
+    options.limit,
+    options.owner,
+    now,
+    options.leaseMarginMs,
+    now,
+  ]);
+  return rowsOf<DbClaimed>(result).map((row) => toClaimed(row, options.now));
+}
+
+export function toClaimed(row: DbClaimed, now: Date): ClaimedDelivery {
+  return {
+    id: row.id,
+    messageId: row.message_id,
+    webhookId: row.webhook_id,
+    leaseToken: row.lease_token,
+    attemptNumber: Number(row.attempt_count),
+    roundAttempts: Number(row.round_attempts),
+    test: row.is_test,
+    event: row.event,
+    payload: row.payload,
+    endpoint: {
+      url: row.url,
+      secrets: activeSecrets(row.secret, row.previous_secrets, now),
+      isActive: row.is_active,
+      tenantId: row.tenant_id,
+      maxRetries: Number(row.max_retries),
+      retryDelayMs: Number(row.retry_delay_ms),
+      timeoutMs: Number(row.timeout_ms),
+    },
+  };
+}
+
+/** When the earliest open delivery is due (or its lease ends); null when the queue is empty. */
+export async function nextDueAt(knex: Knex): Promise<Date | null> {
+  const row = await knex('outbound_deliveries')
+    .whereIn('status', ['pending', 'sending'])
+    .orderBy([{ column: 'available_at' }, { column: 'id' }])
+    .first<{ available_at: Date | string } | undefined>('available_at');
+  return row ? new Date(row.available_at) : null;
+}
+
+/** One attempt to log. */
+export interface AttemptRecord {
+  id: string;
+  number: number;
+  worker: string;
+  startedAt: Date;
+  durationMs: number;
+  statusCode: number | null;
+  responseExcerpt: string | null;
+  responseTruncated: boolean;
+  error: AttemptError | null;
+  outcome: AttemptOutcome;
+}
+
+export interface CompleteInput {
+  deliveryId: string;
+  webhookId: string;
+  leaseToken: string;
+  now: Date;
+  /** null when nothing was sent (e.g. the endpoint was inactive). */
+  attempt: AttemptRecord | null;
+  next: { status: 'succeeded' } | { status: 'failed' } | { status: 'pending'; availableAt: Date };
+  lastStatusCode: number | null;
+  lastError: AttemptError | null;
+  /** How this attempt counts for the endpoint's health; null for test pings and unsent deliveries. */
+  health: null | { ok: true } | { ok: false; disable: 'gone' | DisablePolicy };
+}
+
+export interface Completed {
+  /** false when the lease had expired and another worker holds the delivery now (the attempt is still logged). */
+  leaseHeld: boolean;
+  /** Set when this completion disabled the endpoint. */
+  disabled: WebhookDisabledData | null;
+}
+
+/**
+ * Records an attempt and moves the delivery on, in one short transaction: the attempt row, the delivery's
+ * new status (only while our lease token still holds it), and the endpoint's health — which may disable
+ * the endpoint (410 at once, or after failing for the configured stretch).
+ */
+export async function completeDelivery(knex: Knex, input: CompleteInput): Promise<Completed> {
+  return knex.transaction(async (trx) => {
+    const { next } = input;
+    const finished = next.status !== 'pending';
+    const updated = rowsOf<{ id: string }>(
+      await trx.raw(
+        `update outbound_deliveries set
+           status = ?, available_at = ?::timestamptz, lease_token = null, lease_owner = null,
+           last_status_code = ?, last_error = ?::jsonb, updated_at = ?::timestamptz, completed_at = ?::timestamptz
+         where id = ? and lease_token = ? and status = 'sending'
+         returning id`,
+        [
+          next.status,
+          (next.status === 'pending' ? next.availableAt : input.now).toISOString(),
+          input.lastStatusCode,
+          input.lastError ? JSON.stringify(input.lastError) : null,
+          input.now.toISOString(),
+          finished ? input.now.toISOString() : null,
+          input.deliveryId,
+          input.leaseToken,
+        ],
+      ),
+    );
+    if (input.attempt) await insertAttempt(trx, input.deliveryId, input.attempt);
+
+    let disabled: WebhookDisabledData | null = null;
+    if (input.health?.ok === true) {
+      await recordSuccess(trx, input.webhookId, input.now);
+    } else if (input.health?.ok === false) {
+      const health = await recordFailure(trx, input.webhookId, input.now);
+      const policy = input.health.disable;
+      const reason =
+        policy === 'gone'
+          ? 'gone'
+          : health && health.consecutiveFailures >= policy.minFailures && input.now.getTime() - health.failingSince.getTime() >= policy.afterMs
+            ? 'failing'
+            : null;
+      if (reason && health) {
+        const endpoint = await disableEndpoint(trx, input.webhookId, reason, input.now);
+        if (endpoint) {
+          disabled = {
+            webhookId: input.webhookId,
+            url: endpoint.url,
+            reason,
+            consecutiveFailures: health.consecutiveFailures,
+            failingSince: health.failingSince.toISOString(),
+            lastStatusCode: input.lastStatusCode,
+            lastError: input.lastError,
+          };
+        }
+      }
+    }
+    return { leaseHeld: updated.length > 0, disabled };
+  });
+}
+
+/** Inserts an attempt unless its delivery is gone (its webhook was deleted meanwhile). */
+async function insertAttempt(db: Db, deliveryId: string, attempt: AttemptRecord): Promise<void> {
+  await db.raw(
+    `insert into outbound_attempts
+       (id, delivery_id, attempt_number, worker, started_at, duration_ms, status_code, response_excerpt, response_truncated, error, outcome)
+     select ?, ?, ?, ?, ?::timestamptz, ?, ?, ?, ?, ?::jsonb, ?
+     where exists (select 1 from outbound_deliveries where id = ?)
+     on conflict (delivery_id, attempt_number) do nothing`,
+    [
+      attempt.id,
+      deliveryId,
+      attempt.number,
+      attempt.worker,
+      attempt.startedAt.toISOString(),
+      attempt.durationMs,
+      attempt.statusCode,
+      attempt.responseExcerpt,
+      attempt.responseTruncated,
+      attempt.error ? JSON.stringify(attempt.error) : null,
+      attempt.outcome,
+      deliveryId,
+    ],
+  );
+}

@@ -1,0 +1,217 @@
+import http from 'node:http';
+import https from 'node:https';
+import { performance } from 'node:perf_hooks';
+import { isAppError } from '../errors.js';
+import { pinnedLookup, resolveWebhookTarget, systemResolver, type CheckedTarget, type Resolver, type UrlPolicy } from './url-guard.js';
+
+/** One POST of a webhook. */
+export interface OutgoingRequest {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  /** The whole attempt — resolving, connecting, waiting for the status — must fit in this. */
+  timeoutMs: number;
+  /** Aborts the attempt (shutdown); it then ends as a retryable `aborted` error. */
+  signal?: AbortSignal;
+}
+
+export interface AttemptError {
+  /** Stable: `timeout`, `connection_refused`, `connection_reset`, `dns_failed`, `tls_error`, `url_blocked`, `http_503`… */
+  code: string;
+  message: string;
+}
+
+export interface AttemptResult {
+  /** null when no response arrived. */
+  statusCode: number | null;
+  /** The `Retry-After` response header, if any. */
+  retryAfter: string | null;
+  /** The start of the response body, at most `excerptBytes`, as UTF-8 text. */
+  responseExcerpt: string | null;
+  /** The body was longer than the excerpt (the rest was not read). */
+  responseTruncated: boolean;
+  durationMs: number;
+  /** Set when no response arrived (network error, timeout, refused URL). */
+  error: AttemptError | null;
+}
+
+/** Sends one webhook request. The default is `createHttpTransport`; tests may pass their own. */
+export type HttpTransport = (request: OutgoingRequest) => Promise<AttemptResult>;
+
+export interface HttpTransportOptions {
+  policy: UrlPolicy;
+  resolver?: Resolver;
+  /** Bytes of the response body kept (default 4096). The rest is never read. */
+  excerptBytes?: number;
+  userAgent?: string;
+}
+
+const DEFAULT_EXCERPT_BYTES = 4096;
+
+/** PostgreSQL text cannot hold NUL; a binary response must still be loggable. */
+export function toStorableText(text: string): string {
+  return text.replace(/\u0000/g, '\uFFFD');
+}
+
+/** Maps Node's socket and TLS errors to our stable attempt codes. */
+export function attemptErrorOf(err: unknown): AttemptError {
+  const e = err as NodeJS.ErrnoException;
+  const code = e?.code ?? '';
+  const message = toStorableText(String(e?.message ?? err)).slice(0, 500);
+  if (code === 'ECONNREFUSED') return { code: 'connection_refused', message };
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE') return { code: 'connection_reset', message };
+  if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT') return { code: 'timeout', message };
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return { code: 'dns_failed', message };
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return { code: 'unreachable', message };
+  if (code.startsWith('HPE_')) return { code: 'invalid_response', message };
+  if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) return { code: 'tls_error', message };
+  return { code: 'network_error', message };
+}
+
+class AttemptTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor(ms: number) {
+    super(`No response within ${ms} ms.`);
+  }
+}
+
+class AttemptAborted extends Error {
+  readonly code = 'ABORTED';
+  constructor() {
+    super('The attempt was aborted (shutdown).');
+  }
+}
+
+/**
+ * The production transport: checks the URL and resolves it (SSRF rules, every attempt), then POSTs over
+ * node:http/https with the connection pinned to the checked address. Redirects are not followed (Node's
+ * client never does). The response body is read only up to the excerpt size, then the socket is dropped,
+ * so a huge or endless body costs nothing.
+ */
+export function createHttpTransport(options: HttpTransportOptions): HttpTransport {
+  const resolver = options.resolver ?? systemResolver;
+  const excerptBytes = options.excerptBytes ?? DEFAULT_EXCERPT_BYTES;
+  const userAgent = options.userAgent ?? 'hookgate-webhooks/1';
+
+  return async (request) => {
+    const started = performance.now();
+    const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
+    const failed = (error: AttemptError): AttemptResult => ({
+      statusCode: null,
+      retryAfter: null,
+      responseExcerpt: null,
+      responseTruncated: false,
+      durationMs: elapsed(),
+      error,
+    });
+
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new AttemptTimeout(request.timeoutMs)), request.timeoutMs);
+    const onOuterAbort = () => controller.abort(new AttemptAborted());
+    request.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    if (request.signal?.aborted) onOuterAbort();
+    try {
+      let target: CheckedTarget;
+      try {
+        target = await raceAbort(resolveWebhookTarget(request.url, options.policy, resolver), controller.signal);
+      } catch (err) {
+        if (isAppError(err)) {
+          return failed({ code: err.code === 'url_unresolvable' ? 'dns_failed' : err.code, message: err.message });
+        }
+        throw err;
+      }
+      const response = await post(target, request, userAgent, excerptBytes, controller.signal);
+      return { ...response, durationMs: elapsed(), error: null };
+    } catch (err) {
+      const reason = controller.signal.aborted ? controller.signal.reason : err;
+      if (reason instanceof AttemptAborted) return failed({ code: 'aborted', message: reason.message });
+      if (reason instanceof AttemptTimeout) return failed({ code: 'timeout', message: reason.message });
+      return failed(attemptErrorOf(err));
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onOuterAbort);
+    }
+  };
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+type Response = Pick<AttemptResult, 'statusCode' | 'retryAfter' | 'responseExcerpt' | 'responseTruncated'>;
+
+function post(target: CheckedTarget, request: OutgoingRequest, userAgent: string, excerptBytes: number, signal: AbortSignal): Promise<Response> {
+  const { url } = target;
+  const client = url.protocol === 'https:' ? https : http;
+  const body = Buffer.from(request.body, 'utf8');
+  return new Promise<Response>((resolve, reject) => {
+    const req = client.request({
+      method: 'POST',
+      protocol: url.protocol,
+      // The name stays for SNI and Host; the lookup pins the connection to the checked address.
+      hostname: target.hostname,
+      port: url.port || undefined,
+      path: `${url.pathname}${url.search}`,
+      headers: {
+        ...request.headers,
+        'content-type': 'application/json',
+        'content-length': String(body.length),
+        'user-agent': userAgent,
+      },
+      lookup: pinnedLookup(target) as unknown as http.RequestOptions['lookup'],
+      // A fresh connection per attempt: a pooled socket could outlive the address check it was made under.
+      agent: false,
+      signal,
+    });
+    // `on`, not `once`: a destroy after the answer (excerpt full, timeout) may emit a late error.
+    req.on('error', reject);
+    req.once('response', (res) => {
+      const retryAfter = headerValue(res.headers['retry-after']);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let settled = false;
+      const finish = (truncated: boolean) => {
+        if (settled) return;
+        settled = true;
+        const excerpt = Buffer.concat(chunks).subarray(0, excerptBytes);
+        resolve({
+          statusCode: res.statusCode ?? 0,
+          retryAfter,
+          responseExcerpt: excerpt.length > 0 ? toStorableText(excerpt.toString('utf8')) : null,
+          responseTruncated: truncated,
+        });
+        if (truncated) res.destroy();
+      };
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        size += chunk.length;
+        if (size > excerptBytes) finish(true);
+      });
+      res.once('end', () => finish(false));
+      // The status arrived in time: a body that then stalls or breaks does not undo it.
+      res.once('error', () => finish(size > excerptBytes));
+      res.once('aborted', () => finish(size > excerptBytes));
+      signal.addEventListener('abort', () => finish(true), { once: true });
+    });
+    req.end(body);
+  });
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  if (value === undefined) return null;
+  return Array.isArray(value) ? (value[0] ?? null) : value;
+}

@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Knex } from 'knex';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { NewOutgoingWebhook, OutgoingWebhook, OutgoingWebhookPatch, Store } from '../store/types.js';
+import { attemptDelivery, type AttemptContext, type AttemptOutcome } from './attempt-delivery.js';
+import { getDelivery, insertTestDelivery, listDeliveries, redeliver } from './delivery-log.js';
+import { enqueueEvent, type ClaimedDelivery, type Enqueued, type EnqueueInput } from './delivery-queue.js';
+import { DeliveryWorker, WORKER_DEFAULTS, type DeliveryWorkerConfig } from './delivery-worker.js';
+import { readHealth, resetHealth } from './endpoint-health.js';
+import { rotateSecret } from './endpoint-secrets.js';
+import { createHttpTransport, type HttpTransport } from './http-transport.js';
+import { notifyChannel, pgConnectionConfig, PgListener } from './pg-listener.js';
+import { rowsOf } from './rows.js';
+import { WebhookSender } from './signing.js';
+import { WEBHOOK_DISABLED_EVENT, type Delivery, type DeliveryQuery, type OperationalEvent } from './types.js';
+import { resolveWebhookTarget, type Resolver, type UrlPolicy } from './url-guard.js';
+
+export interface OutboundOptions {
+  /** Must be the knex store (PostgreSQL or PGlite, `createStore`): the queue lives in its database. */
+  store: Store;
+  logger: Logger;
+  /** `http://` URLs allowed (HOOKGATE_ALLOW_INSECURE_URLS). Default false. */
+  allowInsecureUrls?: boolean;
+  /** Private, loopback, link-local… targets allowed (HOOKGATE_ALLOW_PRIVATE_NETWORKS). Default false. */
+  allowPrivateNetworks?: boolean;
+  /** Worker settings, or false for a process that only enqueues (others deliver). */
+  worker?: Partial<DeliveryWorkerConfig> | false;
+  /** Longest wait between two attempts, back-off and Retry-After alike (default 1 h). */
+  maxRetryDelayMs?: number;
+  /** An endpoint failing without a success for this long is disabled (default 5 days)… */
+  disableAfterMs?: number;
+  /** …once it has also failed at least this many attempts in a row (default 5). */
+  disableMinFailures?: number;
+  /** How long a rotated-out secret keeps signing (default 24 h). */
+  secretGraceMs?: number;
+  /** Bytes of each response kept in the attempt log (default 4096). */
+  responseExcerptBytes?: number;
+  /** Injected in tests: the HTTP client, the DNS resolver, the clock and the randomness. */
+  transport?: HttpTransport;
+  resolver?: Resolver;
+  now?: () => number;
+  random?: () => number;
+  /** Receives `webhook.disabled`; the engine emits it like any other event. */
+  onOperationalEvent?: (event: OperationalEvent) => void;
+  /** Told after every attempt this process makes (tests wait on it). */
+  onAttempt?: (delivery: ClaimedDelivery, outcome: AttemptOutcome) => void;
+}
+
+/** What `createEngine({ outbound })` takes: everything but what the engine supplies itself. */
+export type EngineOutboundOptions = Omit<OutboundOptions, 'store' | 'logger' | 'allowInsecureUrls' | 'allowPrivateNetworks' | 'onOperationalEvent'>;
+
+/** The writable fields of an outgoing webhook; the secret is always generated. */
+export type OutgoingWebhookInput = Omit<NewOutgoingWebhook, 'secret'>;
+export type OutgoingWebhookUpdate = Omit<OutgoingWebhookPatch, 'secret'>;
+
+const HOUR = 3_600_000;
+
+/**
+ * Outgoing webhooks: the outbox (`publish`), the delivery worker with its wake-ups (LISTEN/NOTIFY on
+ * PostgreSQL, in-process on PGlite, a poll under both), and the operations behind the admin API.
+ *
+ * @example
+ * const outbound = new OutboundService({ store, logger });
+ * await outbound.start();
+ * await outbound.publish({ event: 'invoice.paid', data: { id: 'in_1' }, tenantId: null, metadata: {} });
+ */
+export class OutboundService {
+  readonly policy: Readonly<UrlPolicy>;
+  readonly #options: OutboundOptions;
+  readonly #knex: Knex;
+  readonly #now: () => number;
+  readonly #attempt: AttemptContext;
+  readonly #leaseMarginMs: number;
+  #worker: DeliveryWorker | null = null;
+  #listener: PgListener | null = null;
+  #channel: string | null = null;
+  #started = false;
+
+  constructor(options: OutboundOptions) {
+    const knex = (options.store as { knex?: Knex }).knex;
+    if (!knex) throw new AppError('outbound_unavailable');
+    this.#options = options;
+    this.#knex = knex;
+    this.#now = options.now ?? Date.now;
+    this.policy = Object.freeze({ allowInsecureUrls: options.allowInsecureUrls ?? false, allowPrivateNetworks: options.allowPrivateNetworks ?? false });
+    const workerId = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.#leaseMarginMs = (options.worker ? options.worker.leaseMarginMs : undefined) ?? WORKER_DEFAULTS.leaseMarginMs;
+    this.#attempt = {
+      knex: this.#knex,
+      transport:
+        options.transport ??
+        createHttpTransport({ policy: this.policy, ...(options.resolver ? { resolver: options.resolver } : {}), ...(options.responseExcerptBytes ? { excerptBytes: options.responseExcerptBytes } : {}) }),
+      worker: workerId,
+      now: this.#now,
+      random: options.random ?? Math.random,
+      maxDelayMs: options.maxRetryDelayMs ?? HOUR,
+      disablePolicy: { afterMs: options.disableAfterMs ?? 5 * 24 * HOUR, minFailures: options.disableMinFailures ?? 5 },
+      logger: options.logger,
+    };
+  }
+
+  /** Identifies this process in leases and attempt logs. */
+  get workerId(): string {
+    return this.#attempt.worker;
+  }
+
+  /** Starts listening for new work and the worker (unless `worker: false`). */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const options = this.#options;
+    if (options.store.kind === 'postgres') {
+      const [row] = rowsOf<{ schema: string }>(await this.#knex.raw('select current_schema() as schema'));
+      this.#channel = notifyChannel(row?.schema ?? 'public');
+    }
+    if (options.worker === false) return;
+    this.#worker = new DeliveryWorker({
+      knex: this.#knex,
+      attempt: this.#attempt,
+      config: { ...WORKER_DEFAULTS, ...options.worker },
+      logger: options.logger,
+      onDisabled: (data, tenantId) => {
+        options.logger.warn('outgoing webhook disabled', { webhookId: data.webhookId, reason: data.reason, failures: data.consecutiveFailures });
+        options.onOperationalEvent?.({ event: WEBHOOK_DISABLED_EVENT, data, tenantId });
+      },
+      ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
+    });
+    this.#worker.start();
+    if (this.#channel) {
+      this.#listener = new PgListener({
+        connection: pgConnectionConfig(this.#knex),
+        channel: this.#channel,
+        onNotify: () => this.#worker?.wake(),
+        logger: options.logger,
+      });
+      await this.#listener.start();
+    }
+  }
+
+  /** Stops the listener and the worker (in-flight attempts get the worker's stop timeout). */
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    await this.#listener?.stop();
+    this.#listener = null;
+    await this.#worker?.stop();
+    this.#worker = null;
+  }
+
+  /**
+   * The outbox write: the message and one delivery per subscribed active endpoint, in one transaction.
+   * Resolves once it is committed (then it survives any crash); null when no endpoint is subscribed.
+   */
+  async publish(input: EnqueueInput): Promise<Enqueued | null> {
+    const enqueued = await enqueueEvent(this.#knex, input, { now: new Date(this.#now()), notifyChannel: this.#channel });
+    if (enqueued) this.#worker?.wake();
+    return enqueued;
+  }
+
+  /** Checks a URL as a save does: form, scheme, and every address it resolves to. */
+  async checkUrl(url: string): Promise<void> {
+    await resolveWebhookTarget(url, this.policy, this.#options.resolver);
+  }
+
+  /** Creates an outgoing webhook with a generated secret; the secret is returned this once. */
+  async createWebhook(input: OutgoingWebhookInput): Promise<{ webhook: OutgoingWebhook; secret: string }> {
+    await this.checkUrl(input.url);
+    const secret = WebhookSender.generateSecret();
+    const webhook = await this.#options.store.createOutgoingWebhook({ ...input, secret });
+    return { webhook, secret };
+  }
+
+  /** Partial update; a new URL is checked again. Switching an endpoint back on clears its failure record. */
+  async updateWebhook(id: string, patch: OutgoingWebhookUpdate): Promise<OutgoingWebhook> {
+    if (patch.url !== undefined) await this.checkUrl(patch.url);
+    const updated = await this.#options.store.updateOutgoingWebhook(id, patch);
+    if (!updated) throw new AppError('webhook_not_found', `No outgoing webhook with id ${id}`);
+    if (patch.isActive === true) await resetHealth(this.#knex, id);
+    return updated;
+  }
+
+  /** A new secret, returned this once; the old one keeps signing alongside for the grace period. */
+  async rotateSecret(id: string): Promise<{ webhook: OutgoingWebhook; secret: string }> {
+    const secret = await rotateSecret(this.#knex, id, { now: new Date(this.#now()), graceMs: this.#options.secretGraceMs ?? 24 * HOUR });
+    const webhook = secret ? await this.#options.store.getWebhook(id) : null;
+    if (!secret || !webhook || webhook.direction !== 'outgoing') throw new AppError('webhook_not_found', `No outgoing webhook with id ${id}`);
+    return { webhook, secret };
+  }
+
+  /** Sends a `webhook.test` ping now (once, no retries, whether or not the webhook is active); returns the delivery with its attempt. */
+  async sendTest(id: string): Promise<Delivery> {
+    const delivery = await insertTestDelivery(this.#knex, id, { now: new Date(this.#now()), owner: this.workerId, leaseMarginMs: this.#leaseMarginMs });
+    if (!delivery) throw new AppError('webhook_not_found', `No outgoing webhook with id ${id}`);
+    await attemptDelivery(this.#attempt, delivery);
+    return (await getDelivery(this.#knex, delivery.id)) as Delivery;
+  }
+
+  listDeliveries(query: DeliveryQuery): Promise<Delivery[]> {
+    return listDeliveries(this.#knex, query);
+  }
+
+  getDelivery(id: string): Promise<Delivery | null> {
+    return getDelivery(this.#knex, id);
+  }
+
+  /** Queues a finished delivery again, due now. */
+  async redeliver(id: string): Promise<Delivery> {
+    const delivery = await redeliver(this.#knex, id, new Date(this.#now()));
+    if (this.#channel) await this.#knex.raw('select pg_notify(?, ?)', [this.#channel, '']);
+    this.#worker?.wake();
+    return delivery;
+  }
+
+  /** The endpoint's failure record (null before its first attempt). */
+  health(id: string) {
+    return readHealth(this.#knex, id);
+  }
+}

@@ -1,0 +1,149 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Prefix of every outgoing secret, as in the Standard Webhooks spec. */
+export const SECRET_PREFIX = 'whsec_';
+/** How many characters of a secret the admin API shows (`whsec_` plus four). */
+const SHOWN_PREFIX_LENGTH = 10;
+
+export interface SignInput {
+  /** The exact bytes that are sent. */
+  body: string | Buffer;
+  /**
+   * The secret, or several during a rotation's grace period (newest first): each one adds a signature to
+   * both signature headers, so a receiver holding either secret verifies.
+   */
+  secrets: string | readonly string[];
+  /** `webhook-id`: the same on every attempt of one message to one endpoint. */
+  webhookId: string;
+  /** Signing time; `webhook-timestamp` is its unix seconds. */
+  timestamp: Date;
+}
+
+/** The signature headers of one request. */
+export type SignatureHeaders = {
+  /** `sha256=<hex>` per secret, space-separated: HMAC-SHA256 of the raw body, key = the secret string. */
+  'X-Webhook-Signature': string;
+  'webhook-id': string;
+  /** Unix seconds. */
+  'webhook-timestamp': string;
+  /** `v1,<base64>` per secret, space-separated (Standard Webhooks). */
+  'webhook-signature': string;
+};
+
+/** The Standard Webhooks key: the base64 after `whsec_` (a secret without the prefix is taken as base64 whole). */
+function standardKey(secret: string): Buffer {
+  return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
+}
+
+function hmac(key: string | Buffer, ...parts: Array<string | Buffer>): Buffer {
+  const mac = createHmac('sha256', key);
+  for (const part of parts) mac.update(part);
+  return mac.digest();
+}
+
+function asList(secrets: string | readonly string[]): readonly string[] {
+  const list = typeof secrets === 'string' ? [secrets] : secrets;
+  if (list.length === 0) throw new TypeError('WebhookSender.sign needs at least one secret');
+  return list;
+}
+
+/** Constant-time: every candidate is compared, so timing does not tell which one matched. */
+function anyMatches(expected: Buffer, candidates: Buffer[]): boolean {
+  let matched = false;
+  for (const candidate of candidates) {
+    matched = (candidate.length === expected.length && timingSafeEqual(candidate, expected)) || matched;
+  }
+  return matched;
+}
+
+/**
+ * Signing and verification of hookgate's outgoing webhooks.
+ *
+ * Every request carries two signatures over the same raw body:
+ * - `X-Webhook-Signature: sha256=<hex>` — HMAC-SHA256 of the body, keyed with the secret string itself;
+ * - Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>`) — HMAC-SHA256
+ *   of `${id}.${timestamp}.${body}`, keyed with the base64-decoded part of `whsec_…`; the official
+ *   `standardwebhooks` package verifies it.
+ *
+ * @example
+ * // In a receiver (Express): keep the raw body, then
+ * app.post('/hooks', express.raw({ type: 'application/json' }), (req, res) => {
+ *   if (!WebhookSender.verify(req.body, process.env.HOOK_SECRET!, req.header('x-webhook-signature') ?? '')) {
+ *     return res.status(401).end();
+ *   }
+ *   res.status(204).end();
+ * });
+ */
+export const WebhookSender = Object.freeze({
+  /** A new secret: `whsec_` + base64 of 32 random bytes. */
+  generateSecret(): string {
+    return `${SECRET_PREFIX}${randomBytes(32).toString('base64')}`;
+  },
+
+  /** What reads show instead of the secret. */
+  secretPrefix(secret: string): string {
+    return secret.slice(0, SHOWN_PREFIX_LENGTH);
+  },
+
+  /**
+   * The signature headers for one request.
+   *
+   * @example
+   * const headers = WebhookSender.sign({ body, secrets: secret, webhookId: 'msg_1', timestamp: new Date() });
+   */
+  sign(input: SignInput): SignatureHeaders {
+    const secrets = asList(input.secrets);
+    const seconds = String(Math.floor(input.timestamp.getTime() / 1000));
+    const body = input.body;
+    return {
+      'X-Webhook-Signature': secrets.map((s) => `sha256=${hmac(s, body).toString('hex')}`).join(' '),
+      'webhook-id': input.webhookId,
+      'webhook-timestamp': seconds,
+      'webhook-signature': secrets
+        .map((s) => `v1,${hmac(standardKey(s), `${input.webhookId}.${seconds}.`, body).toString('base64')}`)
+        .join(' '),
+    };
+  },
+
+  /**
+   * Checks an `X-Webhook-Signature` header against the raw body, in constant time. The header may hold
+   * several space-separated `sha256=` entries (during a secret rotation); one match is enough.
+   *
+   * @param rawBody the body exactly as received (not re-serialised JSON).
+   * @param secret the endpoint's `whsec_…` secret.
+   * @param signatureHeader the `X-Webhook-Signature` value.
+   */
+  verify(rawBody: string | Buffer, secret: string, signatureHeader: string): boolean {
+    if (!secret || !signatureHeader) return false;
+    const candidates = signatureHeader
+      .split(/[\s,]+/)
+      .map((entry) => /^sha256=([0-9a-fA-F]{64})$/.exec(entry)?.[1])
+      .filter((hex): hex is string => hex !== undefined)
+      .map((hex) => Buffer.from(hex, 'hex'));
+    return anyMatches(hmac(secret, rawBody), candidates);
+  },
+
+  /**
+   * Checks the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`) against
+   * the raw body, with the timestamp within `toleranceSec` (default 300) of `nowMs`.
+   */
+  verifyStandard(
+    rawBody: string | Buffer,
+    secret: string,
+    headers: Record<string, string | undefined>,
+    options: { toleranceSec?: number; nowMs?: number } = {},
+  ): boolean {
+    const id = headers['webhook-id'];
+    const timestamp = headers['webhook-timestamp'];
+    const signature = headers['webhook-signature'];
+    if (!id || !timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
+    const nowSec = (options.nowMs ?? Date.now()) / 1000;
+    if (Math.abs(nowSec - Number(timestamp)) > (options.toleranceSec ?? 300)) return false;
+    const candidates = signature
+      .split(' ')
+      .map((entry) => /^v1,([A-Za-z0-9+/]+={0,2})$/.exec(entry)?.[1])
+      .filter((b64): b64 is string => b64 !== undefined)
+      .map((b64) => Buffer.from(b64, 'base64'));
+    return anyMatches(hmac(standardKey(secret), `${id}.${timestamp}.`, rawBody), candidates);
+  },
+});

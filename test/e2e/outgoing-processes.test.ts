@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSilentLogger } from '../../src/logger.js';
+import { OutboundService } from '../../src/outbound/index.js';
+import { createStore, type KnexStore } from '../../src/store/index.js';
+import { startTestEngine, waitFor, type TestEngine } from '../helpers/engine.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { spawnEngineProcess, type EngineProcess } from '../helpers/spawn-engine.js';
+import { TEST_DATABASE_URL } from '../helpers/stores.js';
+
+/*
+ * Several engine processes on one PostgreSQL, for real: child processes spawned with tsx, a loopback
+ * receiver, and SIGKILL for the crash.
+ */
+
+const WORKER = { pollMs: 200, leaseMarginMs: 500, stopTimeoutMs: 1000, concurrency: 10, perEndpointConcurrency: 4 };
+
+async function openSchema(prefix: string): Promise<{ store: KnexStore; drop: () => Promise<void> }> {
+  const schema = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const store = await createStore({ databaseUrl: TEST_DATABASE_URL, schema, poolMax: 4 });
+  await store.migrate();
+  return {
+    store,
+    drop: async () => {
+      await store.knex.raw('drop schema if exists ?? cascade', [schema]).catch(() => undefined);
+      await store.close();
+    },
+  };
+}
+
+const env = (store: KnexStore) => ({
+  DATABASE_URL: TEST_DATABASE_URL,
+  HG_SCHEMA: (store.knex.client.config as { searchPath: string[] }).searchPath[0]!,
+  HG_OUTBOUND: JSON.stringify(WORKER),
+});
+
+async function statuses(store: KnexStore): Promise<Record<string, number>> {
+  const rows: Array<{ status: string; n: string }> = await store.knex('outbound_deliveries').select('status').count({ n: '*' }).groupBy('status');
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}
+
+describe('two engine processes share one delivery queue', () => {
+  let db: Awaited<ReturnType<typeof openSchema>>;
+  let a: TestEngine;
+  let b: EngineProcess;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    db = await openSchema('hg_outshare');
+    // Each request takes a little while, so neither process can take the whole batch alone.
+    receiver = await startReceiver(() => new Promise((resolve) => setTimeout(() => resolve(204), 25)));
+    a = await startTestEngine(db.store, { allowInsecureUrls: true, allowPrivateNetworks: true, outbound: { worker: WORKER } });
+    b = await spawnEngineProcess(env(db.store));
+  }, 60_000);
+  afterAll(async () => {
+    await b?.stop();
+    await a?.close();
+    await receiver?.close();
+    await db?.drop();
+  });
+
+  it('sends each delivery exactly once, and both processes take part', async () => {
+    for (let i = 0; i < 3; i++) {
+      expect((await a.api('POST', '/webhooks', { direction: 'outgoing', url: `${receiver.url}/ep${i}`, events: ['order.created'] })).status).toBe(201);
+    }
+    const emitB = (body: unknown) =>
+      fetch(`${b.baseUrl}/admin/api/events`, { method: 'POST', headers: { authorization: `Bearer test-admin-token-0123456789abcdef`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (let i = 0; i < 30; i++) {
+      // Half through each process: either one's outbox write wakes both (NOTIFY).
+      if (i % 2 === 0) expect((await a.api('POST', '/events', { event: 'order.created', data: { i } })).status).toBe(202);
+      else expect((await emitB({ event: 'order.created', data: { i } })).status).toBe(202);
+    }
+    await waitFor(async () => ((await statuses(db.store)).succeeded === 90 ? true : undefined), 20_000, '90 deliveries to succeed');
+
+    const perDelivery = new Map<string, number>();
+    for (const r of receiver.requests) perDelivery.set(r.headers['webhook-id'] as string, (perDelivery.get(r.headers['webhook-id'] as string) ?? 0) + 1);
+    expect(perDelivery.size).toBe(90);
+    expect([...perDelivery.values()].every((n) => n === 1)).toBe(true);
+    const workers: Array<{ worker: string }> = await db.store.knex('outbound_attempts').distinct('worker');
+    const pids = new Set(workers.map((w) => Number(w.worker.split(':').at(-2))));
+    expect(pids).toEqual(new Set([process.pid, b.pid]));
+  });
+});
+
+describe('kill -9 of a process mid-delivery loses nothing', () => {
+  let db: Awaited<ReturnType<typeof openSchema>>;
+  let publisher: OutboundService;
+  let receiver: Receiver;
+  const children: EngineProcess[] = [];
+  let hang = true;
+
+  beforeAll(async () => {
+    db = await openSchema('hg_outcrash');
+    receiver = await startReceiver(() => (hang ? new Promise(() => undefined) : 204));
+    // This process only writes to the outbox; the engine processes deliver.
+    publisher = new OutboundService({ store: db.store, logger: createSilentLogger(), allowInsecureUrls: true, allowPrivateNetworks: true, worker: false });
+    await publisher.start();
+  });
+  afterAll(async () => {
+    await Promise.all(children.map((c) => c.stop()));
+    await publisher?.stop();
+    await receiver?.close();
+    await db?.drop();
+  });
+
+  it('after a restart every delivery completes; the ones in flight at the crash are sent again', async () => {
+    const { webhook } = await publisher.createWebhook({ url: `${receiver.url}/crash`, timeoutMs: 1500, maxRetries: 3, retryDelayMs: 50 });
+    const first = await spawnEngineProcess(env(db.store));
+    children.push(first);
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(...(await publisher.publish({ event: 'job.done', data: { i }, tenantId: null, metadata: {} }))!.deliveryIds);
+
+    // The first process holds 4 deliveries (its per-endpoint cap) in flight, waiting on the receiver…
+    const inFlight = await receiver.waitForRequests(4);
+    const killedAt = Date.now();
+    await first.kill9();
+    hang = false;
+    const leased: Array<{ id: string; available_at: Date }> = await db.store.knex('outbound_deliveries').where('status', 'sending').select('id', 'available_at');
+    expect(leased.map((l) => l.id).sort()).toEqual(inFlight.map((r) => r.headers['webhook-id']).sort());
+
+    // …and a restarted process finishes everything: the pending ones at once, the leased ones when their lease ends.
+    const second = await spawnEngineProcess(env(db.store));
+    children.push(second);
+    await waitFor(async () => ((await statuses(db.store)).succeeded === 10 ? true : undefined), 20_000, 'all 10 deliveries to succeed');
+
+    const received = new Map<string, number>();
+    for (const r of receiver.requests) received.set(r.headers['webhook-id'] as string, (received.get(r.headers['webhook-id'] as string) ?? 0) + 1);
+    expect(new Set(received.keys())).toEqual(new Set(ids));
+    const lost = new Set(inFlight.map((r) => r.headers['webhook-id'] as string));
+    for (const id of ids) expect(received.get(id), id).toBe(lost.has(id) ? 2 : 1);
+
+    // The attempt lost with the first process left a gap (number 1); the retry is number 2, by the second process.
+    const attempts: Array<{ delivery_id: string; attempt_number: number; worker: string; started_at: Date }> = await db.store
+      .knex('outbound_attempts')
+      .whereIn('delivery_id', [...lost]);
+    expect(attempts).toHaveLength(4);
+    for (const attempt of attempts) {
+      expect(attempt.attempt_number).toBe(2);
+      expect(attempt.worker).toContain(`:${second.pid}:`);
+      const lease = leased.find((l) => l.id === attempt.delivery_id)!;
+      expect(new Date(attempt.started_at).getTime()).toBeGreaterThanOrEqual(new Date(lease.available_at).getTime());
+    }
+    expect(Date.now() - killedAt).toBeLessThan(15_000);
+    const [delivery] = await publisher.listDeliveries({ webhookId: webhook.id, limit: 10 });
+    expect(delivery!.status).toBe('succeeded');
+  });
+});

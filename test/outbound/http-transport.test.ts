@@ -1,0 +1,111 @@
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpTransport, type Resolver } from '../../src/outbound/index.js';
+import { startReceiver, type Receiver } from '../helpers/receiver.js';
+
+const open = { allowInsecureUrls: true, allowPrivateNetworks: true };
+const request = (url: string, timeoutMs = 2000) => ({ url, body: '{"hello":"world"}', headers: { 'X-Webhook-Event': 'e' }, timeoutMs });
+
+describe('HTTP transport (real loopback receiver)', () => {
+  let receiver: Receiver;
+  beforeAll(async () => {
+    receiver = await startReceiver();
+  });
+  afterAll(() => receiver.close());
+
+  it('POSTs the body with our headers and keeps a capped excerpt of the answer', async () => {
+    receiver.respond((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\u0000!'));
+    const send = createHttpTransport({ policy: open });
+    const result = await send(request(`${receiver.url}/hook?a=1`));
+    expect(result).toMatchObject({ statusCode: 200, responseExcerpt: 'ok\uFFFD!', responseTruncated: false, error: null });
+    const got = receiver.requests.at(-1)!;
+    expect(got).toMatchObject({ method: 'POST', path: '/hook?a=1', body: '{"hello":"world"}' });
+    expect(got.headers).toMatchObject({ 'content-type': 'application/json', 'x-webhook-event': 'e', 'content-length': '17' });
+  });
+
+  it('reads only the excerpt of a huge body, then drops the connection', async () => {
+    let closed: Promise<unknown> = Promise.resolve();
+    let written = 0;
+    receiver.respond((_req, res) => {
+      res.writeHead(200);
+      closed = once(res, 'close');
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const pump = () => {
+        // An endless body: stops only when the client goes away.
+        while (!res.destroyed && written < 1024 * 1024 * 1024 && res.write(chunk)) written += chunk.length;
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    });
+    const send = createHttpTransport({ policy: open, excerptBytes: 1000 });
+    const result = await send(request(receiver.url));
+    expect(result).toMatchObject({ statusCode: 200, responseTruncated: true, error: null });
+    expect(result.responseExcerpt).toHaveLength(1000);
+    await closed;
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('times out a receiver that never answers, within timeoutMs', async () => {
+    receiver.respond(() => new Promise<void>(() => undefined));
+    const send = createHttpTransport({ policy: open });
+    const t0 = Date.now();
+    const result = await send(request(receiver.url, 300));
+    expect(result).toMatchObject({ statusCode: null, error: { code: 'timeout' } });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
+  it('does not follow redirects', async () => {
+    const before = receiver.requests.length;
+    receiver.respond((req, res) => {
+      if (req.path === '/moved') res.writeHead(302, { location: `${receiver.url}/target` }).end();
+      else res.writeHead(200).end();
+    });
+    const result = await createHttpTransport({ policy: open })(request(`${receiver.url}/moved`));
+    expect(result.statusCode).toBe(302);
+    expect(receiver.requests.slice(before).map((r) => r.path)).toEqual(['/moved']);
+  });
+
+  it('reports a refused connection', async () => {
+    const other = await startReceiver();
+    const url = other.url;
+    await other.close();
+    const result = await createHttpTransport({ policy: open })(request(url));
+    expect(result).toMatchObject({ statusCode: null, error: { code: 'connection_refused' } });
+  });
+
+  it('refuses a forbidden address at send time without connecting', async () => {
+    const before = receiver.requests.length;
+    const result = await createHttpTransport({ policy: { allowInsecureUrls: true, allowPrivateNetworks: false } })(request(receiver.url));
+    expect(result).toMatchObject({ statusCode: null, error: { code: 'url_blocked' } });
+    const insecure = await createHttpTransport({ policy: { allowInsecureUrls: false, allowPrivateNetworks: true } })(request(receiver.url));
+    expect(insecure.error?.code).toBe('url_insecure');
+    expect(receiver.requests.length).toBe(before);
+  });
+
+  it('pins the connection to the address it checked (no second DNS lookup, no rebinding)', async () => {
+    receiver.respond(() => 204);
+    let calls = 0;
+    // First answer loopback (allowed here), then an address nobody listens on: a second lookup would miss.
+    const rebinding: Resolver = async () => (calls++ === 0 ? [{ address: '127.0.0.1', family: 4 }] : [{ address: '10.255.255.1', family: 4 }]);
+    const result = await createHttpTransport({ policy: open, resolver: rebinding })(request(`http://receiver.test:${receiver.port}/pinned`));
+    expect(result).toMatchObject({ statusCode: 204, error: null });
+    expect(calls).toBe(1);
+    const got = receiver.requests.at(-1)!;
+    expect(got.path).toBe('/pinned');
+    expect(got.headers.host).toBe(`receiver.test:${receiver.port}`);
+
+    // And a name whose address is forbidden is refused before any connection.
+    const strict = createHttpTransport({ policy: { allowInsecureUrls: true, allowPrivateNetworks: false }, resolver: async () => [{ address: '127.0.0.1', family: 4 }] });
+    expect((await strict(request(`http://receiver.test:${receiver.port}/`))).error?.code).toBe('url_blocked');
+  });
+
+  it('an abort signal ends the attempt as a retryable "aborted"', async () => {
+    receiver.respond(() => new Promise<void>(() => undefined));
+    const controller = new AbortController();
+    const pending = createHttpTransport({ policy: open })({ ...request(receiver.url, 5000), signal: controller.signal });
+    await receiver.waitForRequests(receiver.requests.length + 1);
+    controller.abort();
+    expect((await pending).error?.code).toBe('aborted');
+  });
+});
