@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    // Builds the admin UI bundle (dist/ui) that the engine serves at /admin.
+    globalSetup: ['test/helpers/build-ui.global.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

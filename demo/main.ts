@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { createEngine, createLogger, createStore, loadConfig } from '../src/index.js';
 import { BillingService, DEMO_STRIPE_SCRIPT } from './billing-service.js';
+import { defineDemoEvents } from './event-types.js';
 
 /** `npm start`: the demo app on the configured store, with the seed's actions and a `stripe` webhook. */
 async function main(): Promise<void> {
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
   });
   const billing = new BillingService(store.knex);
   engine.actions.registerInstance(billing);
+  defineDemoEvents(engine);
   engine.onEvent((e) => {
     logger.info('event emitted', { event: e.event, metadata: e.metadata });
   });

@@ -1,6 +1,9 @@
 import type { Knex } from 'knex';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_outbound.js';
+import * as m0003 from './0003_admin_keys.js';
+import * as m0004 from './0004_inbound.js';
+import * as m0005 from './0005_run_replays.js';
 
 /** One schema migration. `name` is what knex records in `knex_migrations`; never rename one. */
 export interface Migration {
@@ -16,4 +19,7 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { name: '0001_initial', up: m0001.up, down: m0001.down },
   { name: '0002_outbound', up: m0002.up, down: m0002.down },
+  { name: '0003_admin_keys', up: m0003.up, down: m0003.down },
+  { name: '0004_inbound', up: m0004.up, down: m0004.down },
+  { name: '0005_run_replays', up: m0005.up, down: m0005.down },
 ];

@@ -26,7 +26,7 @@ if (mode === 'express') {
   const schema = process.env.BENCH_DATABASE_URL ? `hookgate_bench_${process.pid}` : undefined;
   const store = await createStore({ databaseUrl: process.env.BENCH_DATABASE_URL, dataDir, schema, logger });
   await store.migrate();
-  const engine = createEngine({ store, logger, adminToken: 'bench-admin-token-0123456789', onAdminTokenGenerated: () => {} });
+  const engine = createEngine({ store, logger, adminToken: 'bench-admin-token-0123456789', onAdminTokenGenerated: () => {}, runFlushMs: Number(process.env.BENCH_RUN_FLUSH_MS ?? 50), sandbox: { isolatesPerProcess: Number(process.env.BENCH_ISOLATES ?? 8), processes: Number(process.env.BENCH_PROCESSES ?? 1) } });
   let calls = 0;
   engine.actions.register({ id: 'bench.noop', label: 'No-op', category: 'Bench', description: 'Counts calls', fn: () => ++calls });
   const server = await engine.listen(0);

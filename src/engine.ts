@@ -2,16 +2,17 @@ import { Router } from 'express';
 import express from 'express';
 import type { Server } from 'node:http';
 import { ActionRegistry } from './actions/index.js';
-import { createAdminRouter, ensureBootstrapToken } from './admin/index.js';
+import { createAdminRouter, createAdminUiRouter, createRunReplayer, ensureBootstrapToken, type AdminUiOptions } from './admin/index.js';
 import { AppError } from './errors.js';
-import { EventBus, type EmittedEvent, type EventListener } from './events/index.js';
+import { EventBus, EventCatalog, type EmittedEvent, type EventListener } from './events/index.js';
 import { errorHandler } from './http/error-handler.js';
-import { ConfigCache, createInboundRouter, InboundHandler, RunRecorder } from './inbound/index.js';
+import { ConfigCache, createInboundRouter, InboundHandler, Inbox, InboxWorker, RunRecorder, type NewInboxItem } from './inbound/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { OutboundService, type EngineOutboundOptions, type Enqueued } from './outbound/index.js';
 import { createSandbox } from './sandbox/index.js';
 import type { Sandbox, SandboxLimits, SandboxOptions } from './sandbox/types.js';
 import { createStore } from './store/index.js';
+import type { KnexStore } from './store/index.js';
 import type { Store } from './store/types.js';
 
 export interface EngineOptions {
@@ -39,6 +40,25 @@ export interface EngineOptions {
   allowPrivateNetworks?: boolean;
   /** Outgoing deliveries: worker concurrency and polling (`worker: false` = this process only enqueues), retry cap, disabling, secret grace. */
   outbound?: EngineOutboundOptions;
+  /** The admin UI at `/admin` (the bundle `npm run build` writes into dist/ui); `false` serves none. */
+  adminUi?: AdminUiOptions | false;
+  /** The inbound inbox (knex store only): its worker runs async requests and takes over crashed ones. */
+  inbox?: EngineInboxOptions;
+}
+
+export interface EngineInboxOptions {
+  /** `false`: this process stores requests but runs no worker (another process must). Default true. */
+  worker?: boolean;
+  /** Items one process runs at once (default 4). */
+  concurrency?: number;
+  /** Poll interval when not woken (default 500 ms). */
+  pollMs?: number;
+  /** Claims of one item before it is given up (default 5). */
+  maxAttempts?: number;
+  /** How long a process may hold an item before another takes over (default script timeout + 30 s). */
+  leaseMs?: number;
+  /** Finished items older than this are deleted (default 30 days). */
+  purgeAfterSec?: number;
 }
 
 export interface EmitOptions {
@@ -50,6 +70,11 @@ export interface EmitOptions {
 export interface Engine {
   /** Register actions here (`registerInstance(service)` or `register({...})`) before `start()`. */
   readonly actions: ActionRegistry;
+  /**
+   * The event catalog: `engine.events.define(name, jsonSchema)`. Empty = any event name is accepted; once
+   * a type is defined, emitted events (API, `emit`, scripts) must be defined and match their schema.
+   */
+  readonly events: EventCatalog;
   /** Serves `POST /tools/webhook/:provider` and `/admin/api/*`. */
   readonly router: Router;
   readonly logger: Logger;
@@ -77,6 +102,7 @@ interface Started {
   cache: ConfigCache;
   recorder: RunRecorder;
   outbound: OutboundService | null;
+  inboxWorker: InboxWorker | null;
   router: Router;
 }
 
@@ -95,7 +121,14 @@ export function createEngine(options: EngineOptions = {}): Engine {
   // Host listeners (`onEvent`). `publish` is the one way an event enters the engine — script results,
   // `engine.emit`, the admin API and operational events: it tells the listeners and writes the outbox.
   const listeners = new EventBus(logger.child({ component: 'events' }));
+  const events = new EventCatalog();
+  // Checked against the catalog before anyone hears of it: an invalid event is refused, not half-emitted.
   async function publish(event: EmittedEvent): Promise<Enqueued | null> {
+    events.check(event.event, event.data);
+    return publishUnchecked(event);
+  }
+  // The engine's own operational events (webhook.disabled) skip the catalog: the host app did not declare them.
+  async function publishUnchecked(event: EmittedEvent): Promise<Enqueued | null> {
     listeners.emit(event);
     const outbound = started?.outbound;
     if (!outbound) {
@@ -134,7 +167,14 @@ export function createEngine(options: EngineOptions = {}): Engine {
         defaultSettings: () => ({ enabledWebhookActions: actions.ids() }),
       });
       await cache.start();
-      const recorder = new RunRecorder({ store, logger: logger.child({ component: 'runs' }), flushMs: options.runFlushMs });
+      // The inbox needs our SQL (the knex store); a host's own store runs requests directly, without it.
+      const inbox = 'knex' in store ? new Inbox((store as KnexStore).knex) : null;
+      const recorder = new RunRecorder({
+        store,
+        logger: logger.child({ component: 'runs' }),
+        flushMs: options.runFlushMs,
+        ...(inbox ? { writeRequests: (items: NewInboxItem[]) => inbox.insertDone(items) } : {}),
+      });
       const sandbox = createSandbox({ ...options.sandbox, limits, logger: logger.child({ component: 'sandbox' }) });
       if ('knex' in store) {
         outbound = new OutboundService({
@@ -144,7 +184,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
           allowPrivateNetworks: options.allowPrivateNetworks ?? false,
           ...options.outbound,
           onOperationalEvent: (e) => {
-            publish({ event: e.event, data: e.data, tenantId: e.tenantId, metadata: { tenantId: e.tenantId, source: 'hookgate' } }).catch((err: unknown) =>
+            publishUnchecked({ event: e.event, data: e.data, tenantId: e.tenantId, metadata: { tenantId: e.tenantId, source: 'hookgate' } }).catch((err: unknown) =>
               logger.error('operational event could not be queued', { event: e.event, err: String(err) }),
             );
           },
@@ -153,12 +193,51 @@ export function createEngine(options: EngineOptions = {}): Engine {
       } else {
         logger.warn('outgoing webhooks are off: the store is not the knex store', { component: 'outbound' });
       }
-      const inbound = new InboundHandler({ cache, registry: actions, sandbox, recorder, publish, logger: logger.child({ component: 'inbound' }), limits });
+      let inboxWorker: InboxWorker | null = null;
+      const inbound = new InboundHandler({
+        cache,
+        registry: actions,
+        sandbox,
+        recorder,
+        publish,
+        logger: logger.child({ component: 'inbound' }),
+        limits,
+        inbox,
+        leaseMs: options.inbox?.leaseMs,
+        onQueued: () => inboxWorker?.wake(),
+      });
+      if (inbox && options.inbox?.worker !== false) {
+        inboxWorker = new InboxWorker({
+          inbox,
+          handler: inbound,
+          cache,
+          recorder,
+          logger: logger.child({ component: 'inbox' }),
+          ...(options.inbox?.concurrency !== undefined ? { concurrency: options.inbox.concurrency } : {}),
+          ...(options.inbox?.pollMs !== undefined ? { pollMs: options.inbox.pollMs } : {}),
+          ...(options.inbox?.maxAttempts !== undefined ? { maxAttempts: options.inbox.maxAttempts } : {}),
+          ...(options.inbox?.purgeAfterSec !== undefined ? { purgeAfterSec: options.inbox.purgeAfterSec } : {}),
+        });
+        inboxWorker.start();
+      }
       const inner = Router();
-      inner.use('/admin/api', createAdminRouter({ store, registry: actions, cache, recorder, sandbox, bootstrapToken: options.adminToken, limits, outbound, publish }));
+      inner.use('/admin/api', createAdminRouter({
+        store,
+        registry: actions,
+        cache,
+        recorder,
+        sandbox,
+        bootstrapToken: options.adminToken,
+        limits,
+        outbound,
+        publish,
+        events,
+        replay: createRunReplayer({ store, inbox, cache, recorder, handler: inbound }),
+      }));
+      if (options.adminUi !== false) inner.use('/admin', createAdminUiRouter(options.adminUi ?? {}));
       inner.use(createInboundRouter({ handler: inbound, bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024 }));
       inner.use(errorHandler(logger.child({ component: 'http' })));
-      started = { store, ownsStore, sandbox, cache, recorder, outbound, router: inner };
+      started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner };
     } catch (err) {
       await outbound?.stop().catch(() => undefined);
       if (ownsStore) await store.close().catch(() => undefined);
@@ -168,6 +247,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
   const engine: Engine = {
     actions,
+    events,
     router,
     logger,
     get store(): Store {
@@ -208,6 +288,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
       starting = null;
       if (!current) return;
       current.cache.stop();
+      // Before the sandbox closes: runs in progress finish and mark their items.
+      await current.inboxWorker?.stop();
       // Before the store closes: in-flight attempts still record their outcome.
       await current.outbound?.stop();
       await current.sandbox.close();

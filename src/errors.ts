@@ -12,7 +12,7 @@ export const ERRORS = {
   // HTTP input
   invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
   payload_too_large: { status: 413, message: 'The request body is larger than the limit.' },
-  unsupported_media_type: { status: 415, message: 'The request body must be application/json.' },
+  unsupported_media_type: { status: 415, message: 'The request body must be application/json (inbound webhooks also take application/x-www-form-urlencoded).' },
   validation_failed: { status: 400, message: 'The request is invalid.' },
   not_found: { status: 404, message: 'Not found.' },
   route_not_found: { status: 404, message: 'No such route.' },
@@ -21,11 +21,15 @@ export const ERRORS = {
   auth_missing: { status: 401, message: 'An Authorization: Bearer <token> header is required.' },
   auth_invalid: { status: 401, message: 'The bearer token is not valid.' },
   forbidden: { status: 403, message: 'This key does not have the role for this operation.' },
+  key_not_found: { status: 404, message: 'API key not found.' },
   // Inbound
   provider_not_found: { status: 404, message: 'No active inbound webhook for this provider.' },
   signature_missing: { status: 401, message: 'The signature header is missing.' },
   signature_invalid: { status: 401, message: 'The signature does not match.' },
   signature_timestamp_invalid: { status: 401, message: 'The signature timestamp is missing, malformed or outside the tolerance.' },
+  credentials_missing: { status: 401, message: 'The credentials (Basic auth or API key header) are missing.' },
+  credentials_invalid: { status: 401, message: 'The credentials do not match.' },
+  rate_limited: { status: 429, message: 'Too many requests for this provider; retry after the Retry-After delay.' },
   sandbox_busy: { status: 503, message: 'The script sandbox is saturated; retry later.' },
   sandbox_closed: { status: 503, message: 'The script sandbox is closed.' },
   // Webhooks and settings
@@ -46,6 +50,9 @@ export const ERRORS = {
   action_limit_exceeded: { status: 429, message: 'The script called actions more often than allowed.' },
   // Events
   event_not_allowed: { status: 400, message: 'The script emitted an event outside the webhook\'s emitEvents.' },
+  event_unknown: { status: 400, message: 'The event type is not in the event catalog.' },
+  event_invalid: { status: 400, message: 'The event data does not match its event type\'s schema.' },
+  run_not_replayable: { status: 409, message: 'This run has no stored payload to replay.' },
   // Outgoing webhooks
   url_invalid: { status: 400, message: 'The URL is not a valid absolute http(s) URL without credentials.' },
   url_insecure: { status: 400, message: 'Only https:// URLs are allowed (HOOKGATE_ALLOW_INSECURE_URLS=1 allows http://).' },

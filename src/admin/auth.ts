@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { AppError } from '../errors.js';
 import type { AdminTokenStore } from '../store/types.js';
+import { PLATFORM_ADMIN, type Principal } from './principal.js';
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
@@ -18,28 +19,46 @@ export interface AdminAuthOptions {
   bootstrapToken?: string;
 }
 
-/**
- * Bearer-token auth for `/admin/api/*`. Tokens are compared as SHA-256 digests: the bootstrap token with
- * `timingSafeEqual`, stored tokens by looking up the digest (the database only ever sees hashes).
- */
-export function createAdminAuth(options: AdminAuthOptions): RequestHandler {
-  const bootstrapHash = options.bootstrapToken ? Buffer.from(hashToken(options.bootstrapToken), 'hex') : null;
-  const known = new Map<string, number>(); // digest → cached-until, so a burst of admin calls is one lookup
-  const CACHE_MS = 5_000;
+/** The auth middleware, plus `forget()` to drop its cache at once (after a key is revoked). */
+export type AdminAuth = RequestHandler & { forget(): void };
 
-  return async (req, _res, next) => {
+/** How long a looked-up key is trusted without asking the store again (a revocation in another process takes this long). */
+export const KEY_CACHE_MS = 5_000;
+
+/**
+ * Bearer-key auth for `/admin/api/*`; stores the caller's {@link Principal} in `res.locals.principal`.
+ * Keys are compared as SHA-256 digests: the bootstrap token with `timingSafeEqual`, stored keys by looking
+ * up the digest (the database only ever sees hashes, and the lookup's timing depends on a hash the caller
+ * cannot steer, not on the key). Missing, unknown and revoked keys are 401.
+ */
+export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
+  const bootstrapHash = options.bootstrapToken ? Buffer.from(hashToken(options.bootstrapToken), 'hex') : null;
+  const known = new Map<string, { principal: Principal; until: number }>(); // digest → principal, so a burst of calls is one lookup
+
+  const handler = (async (req, res, next) => {
     const header = req.headers.authorization;
     const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match?.[1]) throw new AppError('auth_missing');
     const digest = hashToken(match[1]);
     const digestBytes = Buffer.from(digest, 'hex');
-    if (bootstrapHash && timingSafeEqual(bootstrapHash, digestBytes)) return next();
-    if ((known.get(digest) ?? 0) > Date.now()) return next();
+    if (bootstrapHash && timingSafeEqual(bootstrapHash, digestBytes)) {
+      res.locals.principal = PLATFORM_ADMIN;
+      return next();
+    }
+    const cached = known.get(digest);
+    if (cached && cached.until > Date.now()) {
+      res.locals.principal = cached.principal;
+      return next();
+    }
     const record = await options.store.findAdminTokenByHash(digest);
-    if (!record) throw new AppError('auth_invalid');
-    known.set(digest, Date.now() + CACHE_MS);
+    if (!record || record.revokedAt) throw new AppError('auth_invalid');
+    const principal: Principal = { keyId: record.id, role: record.role, tenantId: record.tenantId ?? null };
+    known.set(digest, { principal, until: Date.now() + KEY_CACHE_MS });
+    res.locals.principal = principal;
     next();
-  };
+  }) as AdminAuth;
+  handler.forget = () => known.clear();
+  return handler;
 }
 
 /**

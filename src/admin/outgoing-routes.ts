@@ -4,6 +4,7 @@ import type { EmittedEvent } from '../events/index.js';
 import type { Delivery, DeliveryQuery, Enqueued, OutboundService, OutgoingWebhookInput, OutgoingWebhookUpdate } from '../outbound/index.js';
 import type { OutgoingWebhook, Store } from '../store/types.js';
 import { createOutgoingWebhookSchema, deliveriesQuerySchema, emitEventSchema, patchOutgoingWebhookSchema } from './schemas.js';
+import { canSeeTenant, isPlatform, principalOf, type Principal } from './principal.js';
 import { validator } from './validate.js';
 import { webhookView } from './views.js';
 
@@ -70,24 +71,34 @@ export async function patchOutgoingWebhook(options: OutgoingRoutesOptions, id: s
  */
 export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions): void {
   const { store } = options;
-  const loadOutgoing = async (id: string): Promise<OutgoingWebhook> => {
+  // Tenant keys see their tenant's webhooks only; another tenant's (or a global one) is "not found".
+  const loadOutgoing = async (id: string, principal: Principal): Promise<OutgoingWebhook> => {
     const webhook = await store.getWebhook(id);
-    if (!webhook) throw new AppError('webhook_not_found', `No webhook with id ${id}`);
+    if (!webhook || !canSeeTenant(principal, webhook.tenantId)) throw new AppError('webhook_not_found', `No webhook with id ${id}`);
     if (webhook.direction !== 'outgoing') {
       throw new AppError('webhook_direction_mismatch', 'This operation is for outgoing webhooks.', { details: { direction: webhook.direction } });
     }
     return webhook;
   };
 
+  const loadDelivery = async (id: string, principal: Principal): Promise<Delivery> => {
+    const delivery = await required(options.outbound).getDelivery(id);
+    const webhook = delivery && !isPlatform(principal) ? await store.getWebhook(delivery.webhookId) : null;
+    if (!delivery || (!isPlatform(principal) && (!webhook || !canSeeTenant(principal, webhook.tenantId)))) {
+      throw new AppError('delivery_not_found', `No delivery with id ${id}`);
+    }
+    return delivery;
+  };
+
   router.post('/webhooks/:id/rotate-secret', async (req: Request<{ id: string }>, res: Response) => {
-    await loadOutgoing(req.params.id);
+    await loadOutgoing(req.params.id, principalOf(res));
     const { webhook, secret } = await required(options.outbound).rotateSecret(req.params.id);
     options.onChange?.();
     res.json(withSecret(webhook, secret));
   });
 
   router.post('/webhooks/:id/test', async (req: Request<{ id: string }>, res: Response) => {
-    await loadOutgoing(req.params.id);
+    await loadOutgoing(req.params.id, principalOf(res));
     const delivery: Delivery = await required(options.outbound).sendTest(req.params.id);
     res.json({ attempt: delivery.attempts.at(-1) ?? null, delivery });
   });
@@ -95,22 +106,28 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
   router.get('/deliveries', async (req: Request, res: Response) => {
     const query = checkDeliveriesQuery({ ...req.query });
     const limit = Math.min(query.limit ?? DEFAULT_DELIVERIES_LIMIT, MAX_DELIVERIES_LIMIT);
-    res.json({ items: await required(options.outbound).listDeliveries({ ...query, limit }) });
+    const principal = principalOf(res);
+    const tenant = isPlatform(principal) ? {} : { tenantId: principal.tenantId as string };
+    res.json({ items: await required(options.outbound).listDeliveries({ ...query, ...tenant, limit }) });
   });
 
   router.get('/deliveries/:id', async (req: Request<{ id: string }>, res: Response) => {
-    const delivery = await required(options.outbound).getDelivery(req.params.id);
-    if (!delivery) throw new AppError('delivery_not_found', `No delivery with id ${req.params.id}`);
-    res.json(delivery);
+    res.json(await loadDelivery(req.params.id, principalOf(res)));
   });
 
   router.post('/deliveries/:id/redeliver', async (req: Request<{ id: string }>, res: Response) => {
+    await loadDelivery(req.params.id, principalOf(res));
     res.status(202).json(await required(options.outbound).redeliver(req.params.id));
   });
 
   router.post('/events', async (req: Request, res: Response) => {
     const body = checkEmit(req.body);
-    const tenantId = body.tenantId ?? null;
+    const principal = principalOf(res);
+    // A tenant key emits for its own tenant only (its events reach its endpoints and the global ones).
+    if (!isPlatform(principal) && body.tenantId !== undefined && body.tenantId !== principal.tenantId) {
+      throw new AppError('forbidden', 'A tenant key can only emit events for its own tenant.', { details: { tenantId: principal.tenantId } });
+    }
+    const tenantId = isPlatform(principal) ? (body.tenantId ?? null) : principal.tenantId;
     const enqueued = await options.publish({
       event: body.event,
       data: body.data === undefined ? null : body.data,

@@ -12,6 +12,13 @@ import type { InboundWebhookPatch, NewInboundWebhook, RunQuery, Settings, Store 
 import type { EmittedEvent } from '../events/index.js';
 import type { Enqueued, OutboundService, OutgoingWebhookInput } from '../outbound/index.js';
 import { createAdminAuth } from './auth.js';
+import type { EventCatalog } from '../events/index.js';
+import { unsavedDryRunSchema, type UnsavedDryRunBody } from './access-schemas.js';
+import { addKeyRoutes } from './key-routes.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { canSeeTenant, isPlatform, principalOf, requirePermission } from './principal.js';
+import type { RunReplayer } from './replay.js';
+import { permissionGuard } from './route-table.js';
 import { addOutgoingRoutes, createOutgoingWebhook, patchOutgoingWebhook, type OutgoingRoutesOptions } from './outgoing-routes.js';
 import { createWebhookSchema, dryRunSchema, patchWebhookSchema, runsQuerySchema, settingsPatchSchema } from './schemas.js';
 import { validator } from './validate.js';
@@ -29,6 +36,10 @@ export interface AdminRouterOptions {
   outbound?: OutboundService | null;
   /** Emits an event (outbox write + in-process listeners) for `POST /events`. */
   publish?: (event: EmittedEvent) => Promise<Enqueued | null>;
+  /** The event catalog, for `GET /event-types` and for checking what a dry-run would emit. */
+  events?: EventCatalog;
+  /** `POST /runs/:id/replay`; without it the route answers `run_not_replayable`. */
+  replay?: RunReplayer;
 }
 
 type CreateBody = (NewInboundWebhook & { direction: 'inbound' }) | (OutgoingWebhookInput & { direction: 'outgoing' });
@@ -45,6 +56,7 @@ const checkPatch = validator<PatchBody>(patchWebhookSchema);
 const checkSettings = validator<Settings>(settingsPatchSchema);
 const checkRunsQuery = validator<Partial<RunQuery>>(runsQuerySchema, { query: true });
 const checkDryRun = validator<DryRunBody>(dryRunSchema);
+const checkUnsavedDryRun = validator<UnsavedDryRunBody>(unsavedDryRunSchema);
 
 const DEFAULT_RUNS_LIMIT = 50;
 /** Larger `limit`s are capped to this, so one call cannot pull the whole table. */
@@ -62,7 +74,10 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     onChange: () => cache.invalidate(),
   };
 
-  router.use(createAdminAuth({ store, bootstrapToken: options.bootstrapToken }));
+  const auth = createAdminAuth({ store, bootstrapToken: options.bootstrapToken });
+  router.use(auth);
+  // Roles, from the route table (src/admin/route-table.ts); tenant scoping is in the handlers.
+  router.use(permissionGuard);
   // Bodies: JSON only. An empty body on a write is fine for routes without one (rotate, redeliver…).
   router.use((req, res, next) => {
     const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
@@ -87,43 +102,79 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
       throw new AppError('unknown_action', `Unknown action ids: ${unknown.join(', ')}`, { details: { unknown, registered: registry.ids().sort() } });
     }
   };
-  const loadWebhook = async (id: string) => {
+  // With a non-empty event catalog, an outgoing webhook subscribes to `*` or catalog names, and an inbound
+  // webhook's `emitEvents` names catalog types (inbound `events` are the provider's own types: not checked).
+  const assertCatalogEvents = (field: 'events' | 'emitEvents', names: unknown): void => {
+    const catalog = options.events;
+    if (!catalog || catalog.size === 0 || !Array.isArray(names)) return;
+    const unknown = names.filter((n): n is string => typeof n === 'string' && !(field === 'events' && n === '*') && !catalog.has(n));
+    if (unknown.length > 0) {
+      throw new AppError('event_unknown', `Not in the event catalog: ${unknown.join(', ')}`, {
+        details: { path: `/${field}`, unknown, known: catalog.list().map((t) => t.name) },
+      });
+    }
+  };
+  // A tenant key sees only its tenant's outgoing webhooks; anything else is "not found" to it, so it cannot
+  // probe for other tenants' ids. Inbound webhooks (scripts) belong to the platform admin.
+  const loadWebhook = async (id: string, res: Response) => {
+    const principal = principalOf(res);
     const webhook = isUuid(id) ? await store.getWebhook(id) : null;
-    if (!webhook) throw new AppError('webhook_not_found', `No webhook with id ${id}`);
+    if (!webhook || !canSeeTenant(principal, webhook.tenantId) || (!isPlatform(principal) && webhook.direction === 'inbound')) {
+      throw new AppError('webhook_not_found', `No webhook with id ${id}`);
+    }
     return webhook;
+  };
+  /** A tenant key writes only its own tenant: a missing `tenantId` becomes its tenant, another one is 403. */
+  const scopeTenant = <T extends { tenantId?: string | null }>(body: T, res: Response): T => {
+    const principal = principalOf(res);
+    if (isPlatform(principal)) return body;
+    if (body.tenantId !== undefined && body.tenantId !== principal.tenantId) {
+      throw new AppError('forbidden', 'A tenant key can only use its own tenantId.', { details: { tenantId: principal.tenantId } });
+    }
+    return { ...body, tenantId: principal.tenantId };
   };
 
   router.get('/webhooks', async (_req, res) => {
-    res.json({ items: (await store.listWebhooks()).map(webhookView) });
+    const principal = principalOf(res);
+    const webhooks = isPlatform(principal) ? await store.listWebhooks() : await store.listWebhooks({ direction: 'outgoing', tenantId: principal.tenantId });
+    res.json({ items: webhooks.map(webhookView) });
   });
 
   router.post('/webhooks', async (req: Request, res: Response) => {
     const body = checkCreate(req.body);
     if (body.direction === 'outgoing') {
-      res.status(201).json(await createOutgoingWebhook(outgoing, body));
+      assertCatalogEvents('events', body.events);
+      res.status(201).json(await createOutgoingWebhook(outgoing, scopeTenant(body, res)));
       return;
     }
+    requirePermission(res, 'platform');
     const { direction: _direction, ...input } = body;
     assertScript(input.jsScript);
     assertActions(input.allowedActions);
+    assertCatalogEvents('emitEvents', input.emitEvents);
     const webhook = await store.createInboundWebhook(input);
     cache.invalidate();
     res.status(201).json(webhookView(webhook));
   });
 
   router.get('/webhooks/:id', async (req: Request<{ id: string }>, res: Response) => {
-    res.json(webhookView(await loadWebhook(req.params.id)));
+    res.json(webhookView(await loadWebhook(req.params.id, res)));
   });
 
   router.patch('/webhooks/:id', async (req: Request<{ id: string }>, res: Response) => {
     // The stored webhook's direction picks the schema the patch is checked against.
-    if ((await loadWebhook(req.params.id)).direction === 'outgoing') {
-      res.json(await patchOutgoingWebhook(outgoing, req.params.id, req.body));
+    if ((await loadWebhook(req.params.id, res)).direction === 'outgoing') {
+      const body: unknown = req.body;
+      const scoped = body !== null && typeof body === 'object' && !Array.isArray(body) ? scopeTenant(body as { tenantId?: string | null }, res) : body;
+      assertCatalogEvents('events', (scoped as { events?: unknown } | null)?.events);
+      res.json(await patchOutgoingWebhook(outgoing, req.params.id, scoped));
       return;
     }
+    requirePermission(res, 'platform');
     const { direction: _direction, ...patch } = checkPatch(req.body);
     assertScript(patch.jsScript);
     assertActions(patch.allowedActions);
+    assertCatalogEvents('emitEvents', patch.emitEvents);
     const updated = await store.updateInboundWebhook(req.params.id, patch);
     if (!updated) throw new AppError('webhook_not_found', `No inbound webhook with id ${req.params.id}`);
     cache.invalidate();
@@ -131,29 +182,22 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
   });
 
   router.delete('/webhooks/:id', async (req: Request<{ id: string }>, res: Response) => {
-    if (!isUuid(req.params.id) || !(await store.deleteWebhook(req.params.id))) {
+    if ((await loadWebhook(req.params.id, res)).direction === 'inbound') requirePermission(res, 'platform');
+    if (!(await store.deleteWebhook(req.params.id))) {
       throw new AppError('webhook_not_found', `No webhook with id ${req.params.id}`);
     }
     cache.invalidate();
     res.status(204).end();
   });
 
-  router.post('/webhooks/:id/dry-run', async (req: Request<{ id: string }>, res: Response) => {
-    const input = checkDryRun(req.body);
-    const webhook = await loadWebhook(req.params.id);
-    if (webhook.direction !== 'inbound') throw new AppError('validation_failed', 'Dry-run is for inbound webhooks.');
-    assertScript(input.jsScript);
-    assertActions(input.allowedActions);
-    const jsScript = input.jsScript ?? webhook.jsScript;
+  /** Runs a script with stub actions: the answer of both dry-run routes. Nothing is emitted or changed. */
+  const dryRun = async (
+    target: { provider: string; jsScript: string; allowedActions: string[]; emitEvents: string[] | null },
+    input: { body: unknown; headers?: Record<string, string> },
+  ) => {
     const outcome = await executeScript({
       runId: uuidv7(),
-      target: {
-        provider: webhook.provider,
-        jsScript,
-        scriptKey: scriptKeyOf(jsScript),
-        allowedActions: input.allowedActions ?? webhook.allowedActions,
-        emitEvents: webhook.emitEvents,
-      },
+      target: { ...target, scriptKey: scriptKeyOf(target.jsScript) },
       body: input.body,
       headers: normaliseHeaders(input.headers ?? {}),
       settings: await cache.getSettings(),
@@ -164,7 +208,17 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
       limits: options.limits,
       keepArgs: true,
     });
-    res.json({
+    // What the run would emit is checked against the event catalog, as a real run's is.
+    if (outcome.status === 'ok' && outcome.emit && options.events) {
+      try {
+        options.events.check(outcome.emit.event, outcome.emit.data);
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        outcome.status = 'error';
+        outcome.error = { code: err.code, message: err.message };
+      }
+    }
+    return {
       status: outcome.status,
       result: outcome.result,
       emit: outcome.emit,
@@ -172,8 +226,59 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
       actionsCalled: outcome.actionsCalled,
       durationMs: outcome.durationMs,
       ...(outcome.error ? { error: outcome.error } : {}),
-    });
+    };
+  };
+
+  router.post('/webhooks/:id/dry-run', async (req: Request<{ id: string }>, res: Response) => {
+    const input = checkDryRun(req.body);
+    const webhook = await loadWebhook(req.params.id, res);
+    if (webhook.direction !== 'inbound') throw new AppError('webhook_direction_mismatch', 'Dry-run is for inbound webhooks.');
+    assertScript(input.jsScript);
+    assertActions(input.allowedActions);
+    res.json(
+      await dryRun(
+        {
+          provider: webhook.provider,
+          jsScript: input.jsScript ?? webhook.jsScript,
+          allowedActions: input.allowedActions ?? webhook.allowedActions,
+          emitEvents: webhook.emitEvents,
+        },
+        input,
+      ),
+    );
   });
+
+  // A script not saved yet (the editor of a new webhook): the same run, on the given fields alone.
+  router.post('/dry-run', async (req: Request, res: Response) => {
+    const input = checkUnsavedDryRun(req.body);
+    assertScript(input.jsScript);
+    assertActions(input.allowedActions);
+    assertCatalogEvents('emitEvents', input.emitEvents);
+    res.json(
+      await dryRun(
+        { provider: input.provider ?? 'dry-run', jsScript: input.jsScript, allowedActions: input.allowedActions ?? [], emitEvents: input.emitEvents ?? null },
+        input,
+      ),
+    );
+  });
+
+  router.get('/webhooks/:id/versions', async (req: Request<{ id: string }>, res: Response) => {
+    const webhook = await loadWebhook(req.params.id, res);
+    if (webhook.direction !== 'inbound') throw new AppError('webhook_direction_mismatch', 'Script versions are kept for inbound webhooks.');
+    res.json({ items: await store.listScriptVersions(webhook.id) });
+  });
+
+  router.get('/event-types', (_req, res) => {
+    const items = options.events?.list() ?? [];
+    res.json({ items, strict: items.length > 0 });
+  });
+
+  const openApi = buildOpenApiDocument();
+  router.get('/openapi.json', (_req, res) => {
+    res.json(openApi);
+  });
+
+  addKeyRoutes(router, { store, onRevoke: () => auth.forget() });
 
   router.get('/actions', async (_req, res) => {
     const settings = await cache.getSettings();
@@ -213,6 +318,12 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     const run = isUuid(req.params.id) ? await store.getRun(req.params.id) : null;
     if (!run) throw new AppError('not_found', `No run with id ${req.params.id}`);
     res.json(run);
+  });
+
+  router.post('/runs/:id/replay', async (req: Request<{ id: string }>, res: Response) => {
+    if (!options.replay) throw new AppError('run_not_replayable', 'This engine keeps no stored requests to replay.');
+    const replayed = await options.replay(req.params.id);
+    res.status(201).json(replayed);
   });
 
   addOutgoingRoutes(router, outgoing);

@@ -13,11 +13,50 @@ const verify = {
   properties: {
     scheme: { enum: [...VERIFY_SCHEMES] },
     secret: { type: 'string', minLength: 1, maxLength: 1000 },
+    secrets: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 1000 }, minItems: 1, maxItems: 10 },
     header: { type: 'string', pattern: '^[A-Za-z0-9-]+$', maxLength: 100 },
     toleranceSec: { type: 'integer', minimum: 1, maximum: 86400 },
+    prefix: { type: 'string', maxLength: 50 },
+    encoding: { enum: ['hex', 'base64'] },
+    timestampHeader: { type: 'string', pattern: '^[A-Za-z0-9-]+$', maxLength: 100 },
+    username: { type: 'string', minLength: 1, maxLength: 200 },
   },
   if: { properties: { scheme: { not: { const: 'none' } } } },
-  then: { required: ['scheme', 'secret'] },
+  then: { anyOf: [{ required: ['secret'] }, { required: ['secrets'] }] },
+} as const;
+
+const HEADER_NAME = { type: 'string', pattern: '^[A-Za-z0-9-]+$', maxLength: 100 } as const;
+
+/** Inbound hardening (issue 5): async mode, per-webhook body limit, delivery-id source, rate limit. */
+const inboundHardeningFields = {
+  mode: { enum: ['sync', 'async'] },
+  bodyLimitBytes: { anyOf: [{ type: 'null' }, { type: 'integer', minimum: 1, maximum: 64 * 1024 * 1024 }] },
+  idempotency: {
+    anyOf: [
+      { type: 'null' },
+      {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          header: HEADER_NAME,
+          jsonPath: { type: 'string', pattern: '^[A-Za-z0-9_$-]+(\\.[A-Za-z0-9_$-]+)*$', maxLength: 200 },
+          retentionSec: { type: 'integer', minimum: 1, maximum: 90 * 86400 },
+          enabled: { type: 'boolean' },
+        },
+      },
+    ],
+  },
+  rateLimit: {
+    anyOf: [
+      { type: 'null' },
+      {
+        type: 'object',
+        additionalProperties: false,
+        required: ['perSecond'],
+        properties: { perSecond: { type: 'number', exclusiveMinimum: 0, maximum: 100_000 }, burst: { type: 'integer', minimum: 1, maximum: 100_000 } },
+      },
+    ],
+  },
 } as const;
 
 const inboundFields = {
@@ -30,6 +69,7 @@ const inboundFields = {
   verify,
   isActive: { type: 'boolean' },
   tenantId: { anyOf: [{ type: 'null' }, { type: 'string', minLength: 1, maxLength: 200 }] },
+  ...inboundHardeningFields,
 } as const;
 
 export const createInboundWebhookSchema = {
@@ -55,7 +95,7 @@ export const settingsPatchSchema = {
   },
 } as const;
 
-export const RUN_STATUSES = ['ok', 'error', 'timeout', 'memory', 'limit', 'crashed', 'ignored'] as const;
+export const RUN_STATUSES = ['ok', 'error', 'timeout', 'memory', 'limit', 'crashed', 'ignored', 'rejected'] as const;
 
 export const runsQuerySchema = {
   type: 'object',

@@ -1,1 +1,2 @@
 export { EventBus, type EmittedEvent, type EventListener } from './event-bus.js';
+export { EventCatalog, type EventTypeDefinition, type DefineEventOptions } from './event-catalog.js';

@@ -22,10 +22,26 @@ export interface ScriptOutcome {
   result: unknown;
   /** The event to emit, once `result` passed the checks. */
   emit: { event: string; data: unknown } | null;
+  /** The HTTP answer the script asked for (`response = {status?, body?}`), when valid; only a sync request uses it. */
+  response: ScriptResponse | null;
   logs: SandboxRunResult['logs'];
   actionsCalled: Array<ActionCallRecord & { args?: unknown[] }>;
   durationMs: number;
   error: RunError | null;
+}
+
+/** What a script may set as `response`: a 2xx status and a body (a string is sent as text, anything else as JSON). */
+export interface ScriptResponse {
+  status: number;
+  body: unknown;
+}
+
+/** A valid `response` value, or null (unset, or not `{status?: 2xx, body?}`: the default answer is kept). */
+export function toScriptResponse(value: unknown): ScriptResponse | null {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+  const { status = 200, body = null } = value as { status?: unknown; body?: unknown };
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 299) return null;
+  return { status, body };
 }
 
 export interface ExecuteOptions {
@@ -117,6 +133,7 @@ export async function executeScript(options: ExecuteOptions): Promise<ScriptOutc
     status: run.status,
     result: run.result ?? null,
     emit: null,
+    response: run.status === 'ok' ? toScriptResponse(run.response) : null,
     logs: run.logs,
     actionsCalled,
     durationMs: run.durationMs,

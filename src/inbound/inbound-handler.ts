@@ -1,13 +1,16 @@
 import type { ActionRegistry } from '../actions/index.js';
-import { AppError } from '../errors.js';
+import { AppError, coerceError, isAppError } from '../errors.js';
 import type { EmittedEvent } from '../events/index.js';
 import type { Logger } from '../logger.js';
-import type { Sandbox, SandboxLimits } from '../sandbox/types.js';
+import { DEFAULT_LIMITS, type Sandbox, type SandboxLimits } from '../sandbox/types.js';
 import { uuidv7 } from '../store/index.js';
-import type { RunRecord } from '../store/types.js';
+import type { InboundWebhook, RunRecord, VerifyConfig } from '../store/types.js';
 import type { CachedWebhook, ConfigCache } from './config-cache.js';
+import { deliveryIdOf, retentionSecOf } from './delivery-id.js';
 import { eventMatches, extractEventType } from './event-type.js';
-import { executeScript } from './execute-script.js';
+import { executeScript, type ScriptResponse } from './execute-script.js';
+import type { Inbox, NewInboxItem } from './inbox.js';
+import { bodyKindOf, parseBody } from './request-body.js';
 import type { RunRecorder } from './run-recorder.js';
 import { verifySignature } from './verifiers/index.js';
 
@@ -21,12 +24,36 @@ export interface InboundHandlerDeps {
   logger: Logger;
   limits?: Partial<SandboxLimits>;
   now?: () => number;
+  /** The durable inbox (knex store only): idempotency, async mode, payloads for replay. null = run directly. */
+  inbox?: Inbox | null;
+  /** Called when an async request was stored, to wake the worker. */
+  onQueued?: () => void;
+  /** How long the answering process holds a sync item (default: script timeout + 30 s). */
+  leaseMs?: number;
 }
 
 export interface InboundRequest {
   rawBody: Buffer;
   /** Lower-cased names, one string per header. */
   headers: Record<string, string>;
+}
+
+/** What became of an accepted request. */
+export type InboundAnswer =
+  | { kind: 'ran'; runId: string; inboxId: string | null; response: ScriptResponse | null }
+  | { kind: 'queued'; runId: string; inboxId: string }
+  | { kind: 'duplicate' };
+
+/** One request as the script run needs it (parsed body, stored headers). */
+export interface ProcessItem {
+  runId: string;
+  inboxId: string | null;
+  body: unknown;
+  headers: Record<string, string>;
+  /** Set by an admin replay: the run whose stored request this one re-runs (recorded on the run). */
+  replayOf?: string;
+  /** A request not stored yet: written with the run record, in the recorder's batch (sync, no delivery id). */
+  storeRequest?: NewInboxItem;
 }
 
 /** The inbound path after routing: verify, parse, filter, run, record, emit. */
@@ -48,14 +75,92 @@ export class InboundHandler {
     return cached;
   }
 
-  /** Handles one accepted request and returns its run id. Script failures are recorded, never thrown. */
-  async handle(cached: CachedWebhook, request: InboundRequest): Promise<{ runId: string }> {
+  /**
+   * Takes one request that passed routing: parses, verifies (a failure is recorded as a `rejected` run and
+   * thrown as a 401), stores it in the inbox (a repeat of a stored delivery id is answered as a duplicate),
+   * then runs it now (sync) or leaves it to the worker (async). Script failures are recorded, never thrown;
+   * a saturated sandbox throws `sandbox_busy` and forgets the stored request, so the sender's retry runs it.
+   */
+  async accept(cached: CachedWebhook, request: InboundRequest): Promise<InboundAnswer> {
     const { webhook } = cached;
-    const body = parseJson(request.rawBody);
-    verifySignature(webhook.verify, { rawBody: request.rawBody, headers: request.headers, nowMs: this.#now() });
+    const kind = bodyKindOf(request.headers['content-type']) ?? 'json';
+    const text = request.rawBody.toString('utf8');
+    const body = parseBody(kind, text);
+    try {
+      verifySignature(webhook.verify, { rawBody: request.rawBody, headers: request.headers, nowMs: this.#now() });
+    } catch (err) {
+      if (isAppError(err)) this.#recordRejected(webhook, err);
+      throw err;
+    }
 
+    const headers = withoutCredentials(request.headers, webhook.verify);
     const runId = uuidv7();
-    const eventType = extractEventType(body, request.headers);
+    const inbox = this.#deps.inbox ?? null;
+    if (!inbox) {
+      const { response } = await this.process(cached, { runId, inboxId: null, body, headers });
+      return { kind: 'ran', runId, inboxId: null, response };
+    }
+    const inboxId = uuidv7();
+    const mode = webhook.mode ?? 'sync';
+    const item: NewInboxItem = {
+      id: inboxId,
+      webhookId: webhook.id,
+      provider: webhook.provider,
+      deliveryKey: deliveryIdOf(webhook, body, headers),
+      mode,
+      contentType: request.headers['content-type'] ?? 'application/json',
+      headers,
+      body: text,
+      runId,
+    };
+    if (mode === 'sync' && item.deliveryKey === null) {
+      // Nothing to de-duplicate and the sender waits for the outcome (a crash means it retries): the
+      // request is stored only for replay, in the run recorder's batch, off the request path.
+      const { response } = await this.process(cached, { runId, inboxId, body, headers, storeRequest: item });
+      return { kind: 'ran', runId, inboxId, response };
+    }
+    let stored: boolean;
+    try {
+      stored = await inbox.accept(item, { retentionSec: retentionSecOf(webhook), leaseMs: this.leaseMs });
+    } catch (cause) {
+      throw new AppError('database_unavailable', 'The request could not be stored; retry later.', { cause });
+    }
+    if (!stored) return { kind: 'duplicate' };
+    if (mode === 'async') {
+      this.#deps.onQueued?.();
+      return { kind: 'queued', runId, inboxId };
+    }
+
+    let response: ScriptResponse | null;
+    try {
+      ({ response } = await this.process(cached, { runId, inboxId, body, headers }));
+    } catch (err) {
+      if (isAppError(err) && (err.code === 'sandbox_busy' || err.code === 'sandbox_closed')) {
+        await inbox.remove(inboxId).catch((e: unknown) => this.#deps.logger.error('inbox item not removed', { inboxId, err: String(e) }));
+      } else {
+        await this.#finish(inbox, inboxId, 'failed', coerceError(err).message);
+      }
+      throw err;
+    }
+    // Awaited before the answer: a done item is never run again, even if this process dies right after.
+    await this.#finish(inbox, inboxId, 'done', null);
+    return { kind: 'ran', runId, inboxId, response };
+  }
+
+  /** How long a process may hold an item before another process may take it over (the script's wall clock + 30 s). */
+  get leaseMs(): number {
+    return this.#deps.leaseMs ?? (this.#deps.limits?.timeoutMs ?? DEFAULT_LIMITS.timeoutMs) + 30_000;
+  }
+
+  /**
+   * Filters, runs the script, emits and records one stored request. Used by the request path (sync) and by
+   * the inbox worker (async, and sync requests whose process died). Returns the run record.
+   * @throws AppError `sandbox_busy` / `sandbox_closed` when the sandbox refused the run (nothing recorded).
+   */
+  async process(cached: CachedWebhook, item: ProcessItem): Promise<RunRecord & { response: ScriptResponse | null }> {
+    const { webhook } = cached;
+    const { runId, body, headers } = item;
+    const eventType = extractEventType(body, headers);
     const base = {
       id: runId,
       webhookId: webhook.id,
@@ -63,10 +168,13 @@ export class InboundHandler {
       eventType,
       scriptVersion: webhook.scriptVersion,
       createdAt: new Date(this.#now()).toISOString(),
+      inboxId: item.inboxId,
+      ...(item.replayOf ? { replayOf: item.replayOf } : {}),
     };
     if (!eventMatches(webhook.events, eventType)) {
-      this.#deps.recorder.record({ ...base, status: 'ignored', durationMs: 0, actionsCalled: [], logs: [], error: null, emittedEvent: null });
-      return { runId };
+      const ignored: RunRecord = { ...base, status: 'ignored', durationMs: 0, actionsCalled: [], logs: [], error: null, emittedEvent: null };
+      this.#deps.recorder.record(ignored, item.storeRequest);
+      return { ...ignored, response: null };
     }
 
     const settings = await this.#deps.cache.getSettings();
@@ -74,7 +182,7 @@ export class InboundHandler {
       runId,
       target: { ...webhook, scriptKey: cached.scriptKey },
       body,
-      headers: request.headers,
+      headers,
       settings,
       registry: this.#deps.registry,
       sandbox: this.#deps.sandbox,
@@ -101,27 +209,57 @@ export class InboundHandler {
           metadata: { provider: webhook.provider, runId, tenantId: webhook.tenantId },
         });
       } catch (err) {
-        // The script's actions have run, so asking the sender to retry would run them twice: answer 200
-        // and leave the failure on the run record, where an admin sees it.
-        this.#deps.logger.error('emitted event could not be stored', { runId, provider: webhook.provider, event: outcome.emit.event, err: String(err) });
         record.status = 'error';
-        record.error = { code: 'emit_failed', message: `The event ${outcome.emit.event} could not be stored for delivery.` };
+        if (isAppError(err) && (err.code === 'event_unknown' || err.code === 'event_invalid')) {
+          // Refused by the event catalog before anyone heard of it: nothing was emitted.
+          record.error = { code: err.code, message: err.message };
+        } else {
+          // The script's actions have run, so asking the sender to retry would run them twice: answer 200
+          // and leave the failure on the run record, where an admin sees it.
+          this.#deps.logger.error('emitted event could not be stored', { runId, provider: webhook.provider, event: outcome.emit.event, err: String(err) });
+          record.error = { code: 'emit_failed', message: `The event ${outcome.emit.event} could not be stored for delivery.` };
+        }
       }
     }
-    this.#deps.recorder.record(record);
+    this.#deps.recorder.record(record, item.storeRequest);
     if (record.status !== 'ok') {
       this.#deps.logger.warn('script run failed', { runId, provider: webhook.provider, status: record.status, code: record.error?.code });
     }
-    return { runId };
+    return { ...record, response: record.status === 'ok' ? outcome.response : null };
+  }
+
+  async #finish(inbox: Inbox, inboxId: string, status: 'done' | 'failed', error: string | null): Promise<void> {
+    // Not fatal for the answer: an unfinished item is run again by a worker once its lease runs out.
+    await inbox.finish(inboxId, status, error).catch((e: unknown) => this.#deps.logger.error('inbox item not marked finished', { inboxId, err: String(e) }));
+  }
+
+  /** A request that failed verification leaves a trace an admin can see; the message names the check, never a secret. */
+  #recordRejected(webhook: InboundWebhook, err: AppError): void {
+    this.#deps.recorder.record({
+      id: uuidv7(),
+      webhookId: webhook.id,
+      provider: webhook.provider,
+      eventType: null,
+      status: 'rejected',
+      durationMs: 0,
+      scriptVersion: webhook.scriptVersion,
+      actionsCalled: [],
+      logs: [],
+      error: { code: err.code, message: err.message },
+      emittedEvent: null,
+      createdAt: new Date(this.#now()).toISOString(),
+      inboxId: null,
+    });
   }
 }
 
-function parseJson(raw: Buffer): unknown {
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch (cause) {
-    throw new AppError('invalid_json', undefined, { cause });
-  }
+/** Headers as stored and shown to the script: credentials (Basic auth, API keys, cookies) removed. */
+export function withoutCredentials(headers: Record<string, string>, verify: VerifyConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  const drop = new Set(['authorization', 'proxy-authorization', 'cookie']);
+  if (verify.scheme === 'api-key') drop.add((verify.header ?? 'X-Api-Key').toLowerCase());
+  for (const [name, value] of Object.entries(headers)) if (!drop.has(name)) out[name] = value;
+  return out;
 }
 
 /** Node's headers, lower-cased, with repeated headers joined as HTTP allows. */

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { RunRecord, RunStore } from '../store/types.js';
+import type { NewInboxItem } from './inbox.js';
 
 export interface RunRecorderOptions {
   store: RunStore;
@@ -10,6 +11,8 @@ export interface RunRecorderOptions {
   batchSize?: number;
   /** While the database is down, keep at most this many; older ones are dropped and logged. */
   maxBuffered?: number;
+  /** Writes the stored requests handed in with runs (`record(run, request)`), before the runs. */
+  writeRequests?: (items: NewInboxItem[]) => Promise<void>;
 }
 
 /**
@@ -24,6 +27,8 @@ export class RunRecorder {
   readonly #batchSize: number;
   readonly #maxBuffered: number;
   #buffer: RunRecord[] = [];
+  #requests: NewInboxItem[] = [];
+  readonly #writeRequests: RunRecorderOptions['writeRequests'];
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> = Promise.resolve();
 
@@ -33,9 +38,12 @@ export class RunRecorder {
     this.#flushMs = options.flushMs ?? 50;
     this.#batchSize = options.batchSize ?? 500;
     this.#maxBuffered = options.maxBuffered ?? 10_000;
+    this.#writeRequests = options.writeRequests;
   }
 
-  record(run: RunRecord): void {
+  /** Buffers a run record, and the stored request it ran from when that is not written yet (see Inbox.insertDone). */
+  record(run: RunRecord, request?: NewInboxItem): void {
+    if (request && this.#writeRequests) this.#requests.push(request);
     this.#buffer.push(run);
     if (this.#buffer.length >= this.#batchSize) void this.flush();
     else if (!this.#timer) {
@@ -57,6 +65,22 @@ export class RunRecorder {
   }
 
   async #writeBuffered(): Promise<void> {
+    while (this.#requests.length > 0 && this.#writeRequests) {
+      const batch = this.#requests.splice(0, this.#batchSize);
+      try {
+        await this.#writeRequests(batch);
+      } catch (err) {
+        this.#requests.unshift(...batch);
+        const excess = this.#requests.length - this.#maxBuffered;
+        if (excess > 0) {
+          this.#requests.splice(0, excess);
+          this.#logger.error('stored requests dropped while the database is unavailable (their runs cannot be replayed)', { dropped: excess });
+        }
+        this.#logger.warn('stored requests not written; will retry', { pending: this.#requests.length, err: String(err) });
+        this.#retryLater();
+        return;
+      }
+    }
     while (this.#buffer.length > 0) {
       const batch = this.#buffer.splice(0, this.#batchSize);
       try {
@@ -69,12 +93,16 @@ export class RunRecorder {
           this.#logger.error('run records dropped while the database is unavailable', { dropped: excess });
         }
         this.#logger.warn('run records not written; will retry', { pending: this.#buffer.length, err: String(err) });
-        if (!this.#timer) {
-          this.#timer = setTimeout(() => void this.flush(), Math.max(this.#flushMs, 1000));
-          this.#timer.unref();
-        }
+        this.#retryLater();
         return;
       }
+    }
+  }
+
+  #retryLater(): void {
+    if (!this.#timer) {
+      this.#timer = setTimeout(() => void this.flush(), Math.max(this.#flushMs, 1000));
+      this.#timer.unref();
     }
   }
 }

@@ -105,6 +105,7 @@ export async function listDeliveries(knex: Knex, query: DeliveryQuery): Promise<
   const q = deliveriesQuery(knex);
   if (query.webhookId !== undefined) q.where('d.webhook_id', query.webhookId);
   if (query.status !== undefined) q.where('d.status', query.status);
+  if (query.tenantId !== undefined) q.whereIn('d.webhook_id', knex('webhooks').select('id').where('tenant_id', query.tenantId));
   const rows = (await q.orderBy('d.id', 'desc').limit(query.limit)) as DbDelivery[];
   return withAttempts(knex, rows);
 }

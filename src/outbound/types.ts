@@ -55,6 +55,8 @@ export interface Delivery {
 
 export interface DeliveryQuery {
   webhookId?: string;
+  /** Only deliveries to webhooks of this tenant (the admin API's tenant keys). */
+  tenantId?: string;
   status?: DeliveryStatus;
   limit: number;
 }

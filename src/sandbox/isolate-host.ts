@@ -26,6 +26,8 @@ export interface ExecuteOutcome {
   status: RunStatus;
   /** JSON text of `result` when status is `ok`. */
   result: string | null;
+  /** JSON text of `response` when status is `ok` and the script set one. */
+  response?: string | null;
   error?: RunError;
   /** Console lines the runtime dropped before they crossed. */
   dropped: number;
@@ -44,6 +46,7 @@ interface CompiledScript {
 interface RuntimeReply {
   status: RunStatus;
   result?: string;
+  response?: string | null;
   code?: string;
   message?: string;
   line?: number;
@@ -162,7 +165,7 @@ export class IsolateHost {
       return this.failure(err);
     }
     this.runs++;
-    if (reply.status === 'ok') return { status: 'ok', result: reply.result ?? 'null', dropped: reply.dropped, reusable: true };
+    if (reply.status === 'ok') return { status: 'ok', result: reply.result ?? 'null', response: reply.response ?? null, dropped: reply.dropped, reusable: true };
     const error: RunError = { code: reply.code ?? 'script_error', message: reply.message ?? '' };
     if (reply.line !== undefined) error.line = reply.line;
     if (reply.column !== undefined) error.column = reply.column;

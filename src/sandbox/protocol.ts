@@ -62,6 +62,8 @@ export interface DoneMessage {
   status: RunStatus;
   /** `JSON.stringify(result)` when status is `ok`. */
   result: string | null;
+  /** `JSON.stringify(response)` when status is `ok` and the script set one. */
+  response?: string | null;
   error?: RunError;
   logs: ConsoleLine[];
   droppedLogLines: number;

@@ -6,7 +6,7 @@
  * - `run(fn, payloadJson)`, called by the host once per run with the compiled wrapper (see
  *   script-wrapper.ts) and ONE JSON string `{token, filename, actionIds, maxResultBytes,
  *   maxConsoleLines, maxConsoleBytes, input: [body, headers]}`. It resolves with a small plain object
- *   and never rejects for what the script does: `{status: 'ok', result: json, dropped}` or
+ *   and never rejects for what the script does: `{status: 'ok', result: json, response: json|null, dropped}` or
  *   `{status, code, message, line?, column?, dropped}`.
  * - `deliver(call, envelopeJson)`, called by the host with the answer to an action call. The host
  *   calls it with a CPU `timeout`, so the script code it resumes runs under the limit too (a host
@@ -198,10 +198,20 @@ async function run(fn, payloadJson) {
   if (json === undefined) {
     return { status: 'error', code: 'result_not_serializable', message: 'result is not JSON-serialisable: a ' + typeof result + ' is not a JSON value', dropped: state.dropped };
   }
-  if (json.length > payload.maxResultBytes) {
+  const response = boxed[1];
+  let responseJson = null;
+  if (response !== null && response !== undefined) {
+    try {
+      responseJson = stringify(response);
+    } catch (error) {
+      return { status: 'error', code: 'result_not_serializable', message: 'response is not JSON-serialisable: ' + safeMessage(error), dropped: state.dropped };
+    }
+    if (responseJson === undefined) responseJson = null;
+  }
+  if (json.length + (responseJson === null ? 0 : responseJson.length) > payload.maxResultBytes) {
     return { status: 'limit', code: 'result_too_large', message: 'result is larger than ' + payload.maxResultBytes + ' bytes', dropped: state.dropped };
   }
-  return { status: 'ok', result: json, dropped: state.dropped };
+  return { status: 'ok', result: json, response: responseJson, dropped: state.dropped };
 }
 
 return { run, deliver };`;

@@ -3,7 +3,8 @@
  * isolate host (isolated-vm), so both agree on what compiles and on line numbers.
  *
  * The script is the body of an async function whose parameters are `body`, `headers`, `actions` and
- * `console`; `result` is a local of the enclosing function, which resolves with `[result]` once the
+ * `console`; `result` and `response` (an HTTP answer for providers that expect one, e.g. Slack's
+ * challenge) are locals of the enclosing function, which resolves with `[result, response]` once the
  * body has finished. The wrapper declares no other name, so the script can reach nothing but those five.
  * The whole wrapper is strict: assigning to a frozen intrinsic or an undeclared name throws instead
  * of failing silently.
@@ -15,12 +16,12 @@ export const SCRIPT_PARAMETERS = ['body', 'headers', 'actions', 'console'] as co
 const PARAMS = SCRIPT_PARAMETERS.join(', ');
 
 /** Everything before the admin's first line; it is one line, so the script starts on line 2. */
-const PREFIX = `"use strict";(async function (${PARAMS}) { let result = null; await (async function (${PARAMS}) {\n`;
+const PREFIX = `"use strict";(async function (${PARAMS}) { let result = null; let response = null; await (async function (${PARAMS}) {\n`;
 /**
  * On its own line, so a trailing `// comment` in the script cannot swallow it. `result` is boxed so a
  * thenable assigned to it is taken as is, not adopted by the async function.
  */
-const SUFFIX = `\n})(${PARAMS}); return [result]; })`;
+const SUFFIX = `\n})(${PARAMS}); return [result, response]; })`;
 
 /**
  * Line offset to pass as the ScriptOrigin `lineOffset` so positions are the admin's lines: the
@@ -29,7 +30,7 @@ const SUFFIX = `\n})(${PARAMS}); return [result]; })`;
 export const WRAPPER_LINE_OFFSET = -1;
 
 /**
- * Builds the source whose completion value is `async (body, headers, actions, console) => [result]`.
+ * Builds the source whose completion value is `async (body, headers, actions, console) => [result, response]`.
  *
  * @example
  * const source = wrapScript('result = { event: "x", data: body }');

@@ -66,6 +66,8 @@ export interface SandboxRunResult {
   status: RunStatus;
   /** The script's `result`, as a JSON copy; null when unset or when the run failed. */
   result: unknown;
+  /** The script's `response` (`{status?, body?}` for the inbound HTTP answer), as a JSON copy; absent when unset. */
+  response?: unknown;
   logs: ConsoleLine[];
   /** Lines dropped by the console limits. */
   droppedLogLines: number;

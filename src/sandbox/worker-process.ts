@@ -141,9 +141,11 @@ export class WorkerProcess {
     clearTimeout(run.watchdog);
     let { status, error } = message;
     let result: unknown = null;
+    let response: unknown = null;
     if (status === 'ok') {
       try {
         result = JSON.parse(message.result ?? 'null');
+        response = JSON.parse(message.response ?? 'null');
       } catch {
         status = 'error';
         error = { code: 'result_not_serializable', message: 'result is not valid JSON' };
@@ -153,11 +155,13 @@ export class WorkerProcess {
     if (run.actionLimitHit && (status === 'ok' || status === 'error')) {
       status = 'limit';
       result = null;
+      response = null;
       error = { code: 'action_limit_exceeded', message: `The script called actions more than ${run.limits.maxActionCalls} times` };
     }
     run.resolve({
       status,
       result,
+      ...(status === 'ok' && response !== null ? { response } : {}),
       logs: message.logs,
       droppedLogLines: message.droppedLogLines,
       durationMs: message.durationMs,

@@ -219,6 +219,7 @@ function finish(run: ActiveRun, outcome: ExecuteOutcome): void {
     id: run.id,
     status,
     result,
+    ...(status === 'ok' && outcome.response ? { response: outcome.response } : {}),
     ...(error === undefined ? {} : { error }),
     logs: run.logs,
     droppedLogLines: run.dropped + outcome.dropped,

@@ -25,7 +25,7 @@ import type { NewInboundWebhook, NewOutgoingWebhook, Settings, Store } from './t
 const PROVIDER_INDEX = 'webhooks_inbound_provider_key';
 /** Page size bounds of `listRuns`. */
 export const MAX_RUNS_PAGE = 1000;
-/** 12 columns a run: 4,000 rows stay under the 65,535 bind parameters of one statement. */
+/** 14 columns a run: 4,000 rows stay under the 65,535 bind parameters of one statement. */
 const RUNS_PER_INSERT = 4000;
 
 export const OUTGOING_DEFAULTS = { maxRetries: 3, retryDelayMs: 1000, timeoutMs: 30_000 } as const;
@@ -237,9 +237,32 @@ export function createKnexStore(knex: Knex, options: KnexStoreOptions): KnexStor
 
     async insertAdminToken(record) {
       const [row] = await knex<DbAdminToken>('admin_tokens')
-        .insert({ id: record.id, token_hash: record.tokenHash, prefix: record.prefix, role: record.role })
+        .insert({
+          id: record.id,
+          token_hash: record.tokenHash,
+          prefix: record.prefix,
+          role: record.role,
+          tenant_id: record.tenantId ?? null,
+          name: record.name ?? null,
+        })
         .returning('*');
       return toAdminToken(row as DbAdminToken);
+    },
+
+    async listAdminTokens(filter = {}) {
+      const query = knex<DbAdminToken>('admin_tokens').orderBy([{ column: 'created_at' }, { column: 'id' }]);
+      if (filter.tenantId === null) query.whereNull('tenant_id');
+      else if (filter.tenantId !== undefined) query.where('tenant_id', filter.tenantId);
+      return (await query).map(toAdminToken);
+    },
+
+    async revokeAdminToken(id) {
+      // coalesce: revoking twice keeps the first revocation time.
+      const rows: DbAdminToken[] = await knex('admin_tokens')
+        .where('id', id)
+        .update({ revoked_at: knex.raw('coalesce(revoked_at, now())') })
+        .returning('*');
+      return rows[0] ? toAdminToken(rows[0]) : null;
     },
 
     async countAdminTokens() {

@@ -56,6 +56,10 @@ export function inboundColumns(input: InboundWebhookPatch): Record<string, unkno
   if (input.verify !== undefined) columns.verify = jsonb(input.verify);
   if (input.isActive !== undefined) columns.is_active = input.isActive;
   if (input.tenantId !== undefined) columns.tenant_id = input.tenantId;
+  if (input.mode !== undefined) columns.mode = input.mode;
+  if (input.bodyLimitBytes !== undefined) columns.body_limit_bytes = input.bodyLimitBytes;
+  if (input.idempotency !== undefined) columns.idempotency = jsonb(input.idempotency);
+  if (input.rateLimit !== undefined) columns.rate_limit = jsonb(input.rateLimit);
   return columns;
 }
 

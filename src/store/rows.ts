@@ -8,6 +8,9 @@ import type {
   RunRecordStatus,
   VerifyConfig,
   Webhook,
+  InboundMode,
+  IdempotencyConfig,
+  RateLimitConfig,
 } from './types.js';
 
 /*
@@ -28,6 +31,10 @@ export interface DbWebhook {
   allowed_actions: string[] | null;
   emit_events: string[] | null;
   verify: VerifyConfig | null;
+  mode?: InboundMode;
+  body_limit_bytes?: number | null;
+  idempotency?: IdempotencyConfig | null;
+  rate_limit?: RateLimitConfig | null;
   url: string | null;
   secret: string | null;
   max_retries: number | null;
@@ -57,13 +64,18 @@ export interface DbRun {
   error: RunError | null;
   emitted_event: string | null;
   created_at: Date;
+  inbox_id?: string | null;
+  replay_of?: string | null;
 }
 
 export interface DbAdminToken {
   id: string;
   token_hash: string;
   prefix: string;
-  role: 'admin';
+  role: AdminTokenRecord['role'];
+  tenant_id: string | null;
+  name: string | null;
+  revoked_at: Date | null;
   created_at: Date;
 }
 
@@ -89,6 +101,10 @@ export function toInboundWebhook(row: DbWebhook): InboundWebhook {
     allowedActions: row.allowed_actions ?? [],
     emitEvents: row.emit_events,
     verify: row.verify ?? { scheme: 'none' },
+    mode: row.mode ?? 'sync',
+    bodyLimitBytes: row.body_limit_bytes ?? null,
+    idempotency: row.idempotency ?? null,
+    rateLimit: row.rate_limit ?? null,
     createdAt: toIso(row.created_at),
     updatedAt: toIso(row.updated_at),
   };
@@ -129,6 +145,9 @@ export function toRunRecord(row: DbRun): RunRecord {
     error: row.error,
     emittedEvent: row.emitted_event,
     createdAt: toIso(row.created_at),
+    // Only runs of a stored request have one (not ignored-before-storage or rejected ones, nor older runs).
+    ...(row.inbox_id ? { inboxId: row.inbox_id } : {}),
+    ...(row.replay_of ? { replayOf: row.replay_of } : {}),
   };
 }
 
@@ -147,9 +166,20 @@ export function fromRunRecord(run: RunRecord): Record<string, unknown> {
     error: jsonb(run.error),
     emitted_event: run.emittedEvent,
     created_at: run.createdAt,
+    inbox_id: run.inboxId ?? null,
+    replay_of: run.replayOf ?? null,
   };
 }
 
 export function toAdminToken(row: DbAdminToken): AdminTokenRecord {
-  return { id: row.id, tokenHash: row.token_hash, prefix: row.prefix, role: row.role, createdAt: toIso(row.created_at) };
+  return {
+    id: row.id,
+    tokenHash: row.token_hash,
+    prefix: row.prefix,
+    role: row.role,
+    tenantId: row.tenant_id ?? null,
+    name: row.name ?? null,
+    revokedAt: row.revoked_at ? toIso(row.revoked_at) : null,
+    createdAt: toIso(row.created_at),
+  };
 }

@@ -2,17 +2,60 @@ import type { ConsoleLine, RunError, RunStatus } from '../sandbox/types.js';
 
 export type WebhookDirection = 'inbound' | 'outgoing';
 
-export const VERIFY_SCHEMES = ['none', 'stripe', 'github', 'standard-webhooks', 'hmac-sha256'] as const;
+export const VERIFY_SCHEMES = [
+  'none',
+  'stripe',
+  'github',
+  'standard-webhooks',
+  'shopify',
+  'slack',
+  'hmac-sha256',
+  'basic',
+  'api-key',
+] as const;
 export type VerifyScheme = (typeof VERIFY_SCHEMES)[number];
 
-/** How an inbound webhook checks its sender. `secret` is never returned by the admin API. */
+/** How an inbound webhook checks its sender. `secret` and `secrets` are never returned by the admin API. */
 export interface VerifyConfig {
   scheme: VerifyScheme;
   secret?: string;
-  /** Header carrying the signature (hmac-sha256; others have their provider's header). */
+  /** More active secrets (rotation): a request signed with any of `secret` and `secrets` is accepted. */
+  secrets?: string[];
+  /** Header carrying the signature (hmac-sha256, default X-Webhook-Signature) or the key (api-key, default X-Api-Key). */
   header?: string;
   /** Allowed clock skew for timestamped schemes (default 300). */
   toleranceSec?: number;
+  /** hmac-sha256: text before the signature (e.g. `sha256=`); when unset a `sha256=` prefix is optional. */
+  prefix?: string;
+  /** hmac-sha256: how the MAC is written (default hex). */
+  encoding?: 'hex' | 'base64';
+  /** hmac-sha256: header with a unix timestamp; when set, the MAC covers `${timestamp}.${body}` and the tolerance applies. */
+  timestampHeader?: string;
+  /** basic: the expected user name (the secrets are the accepted passwords). */
+  username?: string;
+}
+
+/** How an inbound webhook runs: `sync` answers after the script ran; `async` stores, answers 202, and a worker runs it. */
+export type InboundMode = 'sync' | 'async';
+
+/** Where an inbound request's delivery id comes from, for de-duplication. */
+export interface IdempotencyConfig {
+  /** A request header carrying the delivery id (e.g. `X-GitHub-Delivery`). */
+  header?: string;
+  /** A dotted path into the JSON body (e.g. `id`, `event.id`). */
+  jsonPath?: string;
+  /** How long a delivery id is remembered (default 7 days). */
+  retentionSec?: number;
+  /** `false` switches de-duplication off. */
+  enabled?: boolean;
+}
+
+/** Per-provider request rate limit (a token bucket per process). */
+export interface RateLimitConfig {
+  /** Sustained requests per second. */
+  perSecond: number;
+  /** Bucket size (default = perSecond). */
+  burst?: number;
 }
 
 interface WebhookBase {
@@ -37,6 +80,17 @@ export interface InboundWebhook extends WebhookBase {
   /** When set, a script may only emit these events. */
   emitEvents: string[] | null;
   verify: VerifyConfig;
+  /*
+   * Inbound hardening (issue 5). Optional so a host's own store keeps compiling; the knex store always
+   * fills them in.
+   */
+  /** Default `sync`. */
+  mode?: InboundMode;
+  /** Largest accepted body in bytes; null = the engine's default (1 MiB). */
+  bodyLimitBytes?: number | null;
+  /** Delivery-id source; null = the provider's default (Stripe `id`, `X-GitHub-Delivery`, `webhook-id`). */
+  idempotency?: IdempotencyConfig | null;
+  rateLimit?: RateLimitConfig | null;
 }
 
 export interface OutgoingWebhook extends WebhookBase {
@@ -59,6 +113,10 @@ export interface NewInboundWebhook {
   verify?: VerifyConfig;
   isActive?: boolean;
   tenantId?: string | null;
+  mode?: InboundMode;
+  bodyLimitBytes?: number | null;
+  idempotency?: IdempotencyConfig | null;
+  rateLimit?: RateLimitConfig | null;
 }
 
 export type InboundWebhookPatch = Partial<NewInboundWebhook>;
@@ -89,7 +147,8 @@ export interface ActionCallRecord {
   error?: string;
 }
 
-export type RunRecordStatus = RunStatus | 'ignored';
+/** `rejected`: the request failed verification (the script did not run). */
+export type RunRecordStatus = RunStatus | 'ignored' | 'rejected';
 
 export interface RunRecord {
   /** UUIDv7: the `runId` the inbound answer gave. */
@@ -106,6 +165,10 @@ export interface RunRecord {
   /** The event the run emitted (`result.event`), if any. */
   emittedEvent: string | null;
   createdAt: string;
+  /** The stored request this run processed (the `inbox` row): its payload can be read back and replayed. */
+  inboxId?: string | null;
+  /** Set on a run made by `POST /admin/api/runs/:id/replay`: the run whose stored request it re-ran. */
+  replayOf?: string | null;
 }
 
 export interface RunQuery {
@@ -127,9 +190,19 @@ export interface AdminTokenRecord {
   tokenHash: string;
   /** First characters of the token, for display. */
   prefix: string;
-  role: 'admin';
+  /** With `tenantId` null only `admin` (the platform admin); a tenant key is `owner`, `admin` or `member`. */
+  role: ApiKeyRole;
+  /** null (or absent) = a platform key. */
+  tenantId?: string | null;
+  /** A label chosen at creation. */
+  name?: string | null;
+  /** Set when the key was revoked; a revoked key answers 401. */
+  revokedAt?: string | null;
   createdAt: string;
 }
+
+export const API_KEY_ROLES = ['owner', 'admin', 'member'] as const;
+export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
 
 /** Webhook lookups of the seed; a host app may bring its own implementation. */
 export interface WebhookStore {
@@ -168,6 +241,10 @@ export interface AdminTokenStore {
   findAdminTokenByHash(tokenHash: string): Promise<AdminTokenRecord | null>;
   insertAdminToken(record: Omit<AdminTokenRecord, 'createdAt'>): Promise<AdminTokenRecord>;
   countAdminTokens(): Promise<number>;
+  /** Keys oldest first, revoked ones included; `tenantId` given = only that tenant's (null = platform keys). */
+  listAdminTokens(filter?: { tenantId?: string | null }): Promise<AdminTokenRecord[]>;
+  /** Marks a key revoked (idempotent); null when there is no such key. */
+  revokeAdminToken(id: string): Promise<AdminTokenRecord | null>;
 }
 
 /**

@@ -31,11 +31,11 @@ describe('checkScriptSyntax', () => {
   });
 
   it('refuses a script that closes the wrapper to keep state in the script scope', async () => {
-    const reopen = '(async function (body, headers, actions, console) { let result = null; await (async function (body, headers, actions, console) {';
+    const reopen = '(async function (body, headers, actions, console) { let result = null; let response = null; await (async function (body, headers, actions, console) {';
     const breakout = `}); }); let kept = 0; ${reopen}\nresult = ++kept;`;
     // The wrapper alone compiles it, and what it compiles keeps `kept` from one call to the next.
-    const fn = new vm.Script(wrapScript(breakout)).runInNewContext({}) as () => Promise<[number]>;
-    expect([await fn(), await fn()]).toEqual([[1], [2]]);
+    const fn = new vm.Script(wrapScript(breakout)).runInNewContext({}) as () => Promise<[number, null]>;
+    expect([await fn(), await fn()]).toEqual([[1, null], [2, null]]);
     expect(checkScriptSyntax(breakout)).toMatchObject({ ok: false, line: 1, column: 1 });
   });
 

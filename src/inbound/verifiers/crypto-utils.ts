@@ -42,3 +42,31 @@ export function requireSecret(secret: string | undefined): string {
   if (!secret) throw new AppError('signature_invalid', 'This webhook has no verification secret configured.');
   return secret;
 }
+
+/** Every active secret of a config (`secret` first, then `secrets`); throws when there is none (fail closed). */
+export function activeSecrets(config: { secret?: string; secrets?: string[] }): string[] {
+  const all = [config.secret, ...(config.secrets ?? [])].filter((s): s is string => typeof s === 'string' && s !== '');
+  if (all.length === 0) requireSecret(undefined);
+  return all;
+}
+
+/**
+ * True when any candidate equals any expected MAC. Every pair is compared, so the timing tells neither
+ * which secret nor which candidate matched.
+ */
+export function anyMatch(expected: Buffer[], candidates: Buffer[]): boolean {
+  let matched = false;
+  for (const mac of expected) matched = anyEqual(mac, candidates) || matched;
+  return matched;
+}
+
+/** A header's value; AppError `signature_missing` naming the header when absent or empty. */
+export function requireHeader(headers: Record<string, string>, name: string): string {
+  const value = headers[name.toLowerCase()];
+  if (!value) throw new AppError('signature_missing', `The ${name} header is missing.`);
+  return value;
+}
+
+export function signatureInvalid(): never {
+  throw new AppError('signature_invalid');
+}

@@ -1,0 +1,96 @@
+import type { RequestHandler } from 'express';
+import { createKeySchema, keyViewSchema, unsavedDryRunSchema } from './access-schemas.js';
+import { requirePermission, type Permission } from './principal.js';
+import {
+  createWebhookSchema,
+  deliveriesQuerySchema,
+  dryRunSchema,
+  emitEventSchema,
+  patchOutgoingWebhookSchema,
+  patchWebhookSchema,
+  runsQuerySchema,
+  settingsPatchSchema,
+} from './schemas.js';
+
+/**
+ * Every admin route in one table: its role, its input schemas (the same objects ajv validates with) and
+ * what it answers. The permission guard and the OpenAPI document are both made from it, and a test checks
+ * that every route the router serves is listed here.
+ */
+export interface AdminRouteSpec {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  /** Express syntax, relative to `/admin/api`. */
+  path: string;
+  /** The least a key needs; handlers narrow further (inbound webhooks are platform-only, tenants see their own records). */
+  permission: Permission;
+  summary: string;
+  body?: object;
+  query?: object;
+  /** Success status → description. */
+  responses: Record<string, string>;
+  /** JSON Schema of the success answer, when it is worth showing. */
+  responseSchema?: object;
+}
+
+export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
+  { method: 'get', path: '/openapi.json', permission: 'read', summary: 'This OpenAPI 3.1 document', responses: { 200: 'The document' } },
+  { method: 'get', path: '/webhooks', permission: 'read', summary: 'List webhooks (a tenant key sees its tenant\'s outgoing webhooks)', responses: { 200: '`{items}`' } },
+  { method: 'post', path: '/webhooks', permission: 'manage', summary: 'Create an inbound (platform admin) or outgoing webhook', body: createWebhookSchema, responses: { 201: 'The webhook; an outgoing one with its `secret`, shown this once' } },
+  { method: 'get', path: '/webhooks/:id', permission: 'read', summary: 'Read a webhook', responses: { 200: 'The webhook (never a secret)' } },
+  {
+    method: 'patch',
+    path: '/webhooks/:id',
+    permission: 'manage',
+    summary: 'Partial update, checked against the stored webhook\'s direction',
+    body: { oneOf: [patchWebhookSchema, patchOutgoingWebhookSchema] },
+    responses: { 200: 'The webhook' },
+  },
+  { method: 'delete', path: '/webhooks/:id', permission: 'manage', summary: 'Delete a webhook', responses: { 204: 'Deleted' } },
+  { method: 'post', path: '/webhooks/:id/rotate-secret', permission: 'manage', summary: 'Outgoing: new secret, returned once; the old one signs for 24 h more', responses: { 200: 'The webhook with its new `secret`' } },
+  { method: 'post', path: '/webhooks/:id/test', permission: 'manage', summary: 'Outgoing: send a `webhook.test` ping now', responses: { 200: '`{attempt, delivery}`' } },
+  { method: 'post', path: '/webhooks/:id/dry-run', permission: 'platform', summary: 'Inbound: run the saved or a given script on a sample payload with stub actions', body: dryRunSchema, responses: { 200: '`{status, result, emit, logs, actionsCalled, durationMs, error?}`' } },
+  { method: 'post', path: '/dry-run', permission: 'platform', summary: 'Run a script not saved yet on a sample payload with stub actions', body: unsavedDryRunSchema, responses: { 200: '`{status, result, emit, logs, actionsCalled, durationMs, error?}`' } },
+  { method: 'get', path: '/webhooks/:id/versions', permission: 'platform', summary: 'Inbound: every saved version of the script, newest first', responses: { 200: '`{items: [{version, jsScript, createdAt}]}`' } },
+  { method: 'get', path: '/actions', permission: 'read', summary: 'Registered actions with `enabled`, `available`, `unavailableReason`', responses: { 200: '`{items}`' } },
+  { method: 'get', path: '/settings', permission: 'platform', summary: 'Global settings', responses: { 200: '`{enabledWebhookActions}`' } },
+  { method: 'patch', path: '/settings', permission: 'platform', summary: 'Change the global settings', body: settingsPatchSchema, responses: { 200: 'The saved settings' } },
+  { method: 'get', path: '/event-types', permission: 'read', summary: 'The event catalog: every defined event type with the JSON Schema of its data', responses: { 200: '`{items: [{name, description, schema}], strict}`' } },
+  { method: 'post', path: '/events', permission: 'manage', summary: 'Emit an event (checked against the event catalog); a tenant key emits for its tenant', body: emitEventSchema, responses: { 202: '`{event, messageId, deliveries}`' } },
+  { method: 'get', path: '/runs', permission: 'platform', summary: 'Inbound script runs, newest first', query: runsQuerySchema, responses: { 200: '`{items, nextCursor}`' } },
+  { method: 'get', path: '/runs/:id', permission: 'platform', summary: 'One run', responses: { 200: 'The run' } },
+  {
+    method: 'post',
+    path: '/runs/:id/replay',
+    permission: 'platform',
+    summary: 'Re-run the stored request of a run against the current script, with real actions, as a new run',
+    responses: { 201: 'The new run, with `replayOf`' },
+  },
+  { method: 'get', path: '/deliveries', permission: 'read', summary: 'Outgoing deliveries newest first, with their attempts', query: deliveriesQuerySchema, responses: { 200: '`{items}`' } },
+  { method: 'get', path: '/deliveries/:id', permission: 'read', summary: 'One delivery', responses: { 200: 'The delivery' } },
+  { method: 'post', path: '/deliveries/:id/redeliver', permission: 'manage', summary: 'Queue a finished delivery again', responses: { 202: 'The delivery' } },
+  { method: 'get', path: '/keys', permission: 'keys', summary: 'API keys (prefix, role, tenant; never the key)', responses: { 200: '`{items}`' }, responseSchema: { type: 'object', properties: { items: { type: 'array', items: keyViewSchema } } } },
+  { method: 'post', path: '/keys', permission: 'keys', summary: 'Create an API key; the key is returned this once', body: createKeySchema, responses: { 201: 'The key record with `key`' }, responseSchema: keyViewSchema },
+  { method: 'delete', path: '/keys/:id', permission: 'keys', summary: 'Revoke a key (it answers 401 from then on)', responses: { 204: 'Revoked' } },
+];
+
+function pathPattern(path: string): RegExp {
+  const source = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:([A-Za-z_]+)/g, '[^/]+');
+  return new RegExp(`^${source}/?$`);
+}
+
+const COMPILED = ADMIN_ROUTES.map((spec) => ({ spec, pattern: pathPattern(spec.path) }));
+
+/** The spec of a request, if any route matches. */
+export function findRouteSpec(method: string, path: string): AdminRouteSpec | undefined {
+  const m = method.toLowerCase();
+  return COMPILED.find((c) => c.spec.method === m && c.pattern.test(path))?.spec;
+}
+
+/**
+ * The role check of every admin route, from {@link ADMIN_ROUTES}. A route missing from the table needs the
+ * platform admin (fail closed: a tenant key gets 403 even for an unknown path, the platform admin the 404).
+ */
+export const permissionGuard: RequestHandler = (req, res, next) => {
+  requirePermission(res, findRouteSpec(req.method, req.path)?.permission ?? 'platform');
+  next();
+};

@@ -1,0 +1,163 @@
+import { coerceError, isAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { uuidv7 } from '../store/index.js';
+import type { RunRecord } from '../store/types.js';
+import type { ConfigCache } from './config-cache.js';
+import type { InboundHandler } from './inbound-handler.js';
+import type { Inbox, InboxItem } from './inbox.js';
+import { bodyKindOf, parseBody } from './request-body.js';
+import type { RunRecorder } from './run-recorder.js';
+
+export interface InboxWorkerOptions {
+  inbox: Inbox;
+  handler: InboundHandler;
+  cache: ConfigCache;
+  recorder: RunRecorder;
+  logger: Logger;
+  /** Items run at once by this process (default 4). */
+  concurrency?: number;
+  /** How often to look for due items when not woken (default 500 ms). */
+  pollMs?: number;
+  /** Claims of one item before it is given up as `failed` (default 5). */
+  maxAttempts?: number;
+  /** Finished items older than this are deleted (default 30 days; 0 = never). */
+  purgeAfterSec?: number;
+  random?: () => number;
+}
+
+/**
+ * Runs stored inbound requests: async ones, and sync ones whose process died before finishing them (their
+ * lease runs out). A run whose sandbox process crashed is tried again with back-off, up to `maxAttempts`
+ * claims; the run id stays the same on every attempt, so an item leaves one run record.
+ */
+export class InboxWorker {
+  readonly #o: Required<Omit<InboxWorkerOptions, 'random'>> & { random: () => number };
+  #timer: NodeJS.Timeout | null = null;
+  #running = 0;
+  #polling: Promise<void> | null = null;
+  #again = false;
+  #stopped = true;
+  #lastPurge = 0;
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(options: InboxWorkerOptions) {
+    this.#o = { concurrency: 4, pollMs: 500, maxAttempts: 5, purgeAfterSec: 30 * 86400, random: Math.random, ...options };
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#timer = setInterval(() => this.wake(), this.#o.pollMs);
+    this.#timer.unref();
+    this.wake();
+  }
+
+  /** Looks for due items now (called when this process stored one). */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#polling) {
+      this.#again = true;
+      return;
+    }
+    this.#polling = this.#poll().finally(() => {
+      this.#polling = null;
+      if (this.#again) {
+        this.#again = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** Stops claiming and waits for the runs in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#polling;
+    await Promise.all([...this.#inFlight]);
+  }
+
+  async #poll(): Promise<void> {
+    try {
+      const free = this.#o.concurrency - this.#running;
+      if (free <= 0) return;
+      const items = await this.#o.inbox.claim(free, this.#o.handler.leaseMs);
+      for (const item of items) {
+        this.#running += 1;
+        const run = this.#runItem(item).finally(() => {
+          this.#running -= 1;
+          this.#inFlight.delete(run);
+          this.wake();
+        });
+        this.#inFlight.add(run);
+      }
+      if (items.length === free) this.#again = true;
+      await this.#purge();
+    } catch (err) {
+      // A background loop never throws to the top: the next poll tries again.
+      this.#o.logger.warn('inbox poll failed', { err: String(err) });
+    }
+  }
+
+  async #purge(): Promise<void> {
+    if (this.#o.purgeAfterSec <= 0 || Date.now() - this.#lastPurge < 3600_000) return;
+    this.#lastPurge = Date.now();
+    const removed = await this.#o.inbox.purge(this.#o.purgeAfterSec);
+    if (removed > 0) this.#o.logger.info('old inbox items deleted', { removed });
+  }
+
+  async #runItem(item: InboxItem): Promise<void> {
+    const { inbox, logger } = this.#o;
+    try {
+      if (item.attempts > this.#o.maxAttempts) {
+        this.#recordGiveUp(item, `Given up after ${item.attempts - 1} attempts: ${item.lastError ?? 'the process running it stopped'}`);
+        await inbox.finish(item.id, 'failed', item.lastError ?? 'attempts exhausted');
+        return;
+      }
+      const cached = await this.#o.cache.getWebhook(item.provider);
+      if (!cached || cached.webhook.id !== item.webhookId) {
+        this.#recordGiveUp(item, `The inbound webhook for ${item.provider} no longer exists.`);
+        await inbox.finish(item.id, 'failed', 'webhook deleted');
+        return;
+      }
+      const body = parseBody(bodyKindOf(item.contentType) ?? 'json', item.body);
+      const record = await this.#o.handler.process(cached, { runId: item.runId, inboxId: item.id, body, headers: item.headers });
+      if (record.status === 'crashed' && item.attempts < this.#o.maxAttempts) {
+        // The crashed attempt keeps its run record; the next one records under a new run id.
+        await inbox.release(item.id, this.#backoffMs(item.attempts), record.error?.message ?? 'sandbox crashed', { newRunId: uuidv7() });
+        return;
+      }
+      await inbox.finish(item.id, record.status === 'crashed' ? 'failed' : 'done', record.error?.code ?? null);
+    } catch (err) {
+      if (isAppError(err) && (err.code === 'sandbox_busy' || err.code === 'sandbox_closed')) {
+        // Not the item's fault: it waits a little without using up an attempt.
+        await inbox.release(item.id, 1000, err.code, { refundAttempt: true }).catch(() => undefined);
+        return;
+      }
+      logger.error('inbox item failed', { inboxId: item.id, err: coerceError(err).message });
+      await inbox.release(item.id, this.#backoffMs(item.attempts), coerceError(err).message).catch(() => undefined);
+    }
+  }
+
+  #backoffMs(attempts: number): number {
+    return Math.min(1000 * 2 ** Math.max(attempts - 1, 0), 60_000) * (0.5 + this.#o.random());
+  }
+
+  #recordGiveUp(item: InboxItem, message: string): void {
+    const record: RunRecord = {
+      id: item.runId,
+      webhookId: item.webhookId,
+      provider: item.provider,
+      eventType: null,
+      status: 'crashed',
+      durationMs: 0,
+      scriptVersion: null,
+      actionsCalled: [],
+      logs: [],
+      error: { code: 'inbox_gave_up', message },
+      emittedEvent: null,
+      createdAt: new Date().toISOString(),
+      inboxId: item.id,
+    };
+    this.#o.recorder.record(record);
+  }
+}

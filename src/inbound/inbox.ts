@@ -1,0 +1,213 @@
+import type { Knex } from 'knex';
+import { jsonb, toIso } from '../store/rows.js';
+import type { InboundMode } from '../store/types.js';
+
+/** A stored inbound request: what the run needs to (re)run it, and where it is in its life. */
+export interface InboxItem {
+  id: string;
+  webhookId: string | null;
+  provider: string;
+  deliveryKey: string | null;
+  mode: InboundMode;
+  status: 'pending' | 'running' | 'done' | 'failed';
+  contentType: string;
+  /** Lower-cased request headers, credentials removed. */
+  headers: Record<string, string>;
+  /** The raw body text exactly as received. */
+  body: string;
+  /** Claims so far (the sync request path's own run counts as one). */
+  attempts: number;
+  /** The run id every attempt of this item records under. */
+  runId: string;
+  lastError: string | null;
+  receivedAt: string;
+  finishedAt: string | null;
+}
+
+interface DbInboxItem {
+  id: string;
+  webhook_id: string | null;
+  provider: string;
+  delivery_key: string | null;
+  mode: InboundMode;
+  status: InboxItem['status'];
+  content_type: string;
+  headers: Record<string, string>;
+  body: string;
+  attempts: number;
+  run_id: string;
+  last_error: string | null;
+  received_at: Date;
+  finished_at: Date | null;
+}
+
+function toItem(row: DbInboxItem): InboxItem {
+  return {
+    id: row.id,
+    webhookId: row.webhook_id,
+    provider: row.provider,
+    deliveryKey: row.delivery_key,
+    mode: row.mode,
+    status: row.status,
+    contentType: row.content_type,
+    headers: row.headers,
+    body: row.body,
+    attempts: Number(row.attempts),
+    runId: row.run_id,
+    lastError: row.last_error,
+    receivedAt: toIso(row.received_at),
+    finishedAt: row.finished_at ? toIso(row.finished_at) : null,
+  };
+}
+
+export type NewInboxItem = Pick<InboxItem, 'id' | 'webhookId' | 'provider' | 'deliveryKey' | 'mode' | 'contentType' | 'headers' | 'body' | 'runId'>;
+
+export interface AcceptOptions {
+  /** How long a delivery id is remembered (seconds). */
+  retentionSec: number;
+  /** Sync: the answering process holds the item (`running`) for this long; a crash lets a worker take it after. */
+  leaseMs: number;
+}
+
+/**
+ * The inbox table's queries. Every accepted inbound request is stored here before it runs: it carries
+ * the idempotency guarantee (a unique index on (provider, delivery_key)), survives a crash, and keeps the
+ * payload a run can be replayed from.
+ */
+export class Inbox {
+  readonly #knex: Knex;
+
+  constructor(knex: Knex) {
+    this.#knex = knex;
+  }
+
+  /**
+   * Stores a request. Returns false when its delivery id was already stored within the retention window
+   * (a duplicate: nothing was written). Sync items are stored `running` under a lease held by the caller;
+   * async ones `pending` for a worker.
+   */
+  async accept(item: NewInboxItem, options: AcceptOptions): Promise<boolean> {
+    if (await this.#insert(item, options)) return true;
+    if (item.deliveryKey === null) return false;
+    // The id is taken. If it is older than the window, release it (its row and payload are kept) and try
+    // once more; two processes doing this at once are still serialised by the unique index.
+    const released = await this.#knex('inbox')
+      .where({ provider: item.provider, delivery_key: item.deliveryKey })
+      .andWhereRaw(`received_at < now() - ?::int * interval '1 second'`, [options.retentionSec])
+      .update({ delivery_key: null })
+      .returning('id');
+    return released.length > 0 && (await this.#insert(item, options));
+  }
+
+  /**
+   * Stores requests that already ran (sync, no delivery id: nothing to de-duplicate, so they are written
+   * in the run recorder's batch, off the request path, only so their runs can be replayed).
+   */
+  async insertDone(items: NewInboxItem[]): Promise<void> {
+    if (items.length === 0) return;
+    const rows = items.map((item) => ({
+      id: item.id,
+      webhook_id: item.webhookId,
+      provider: item.provider,
+      delivery_key: null,
+      mode: item.mode,
+      status: 'done',
+      content_type: item.contentType,
+      headers: jsonb(item.headers),
+      body: item.body,
+      attempts: 1,
+      run_id: item.runId,
+      finished_at: this.#knex.fn.now(),
+    }));
+    // 12 columns a row: 4,000 rows stay under PostgreSQL's 65,535 bind parameters.
+    for (let i = 0; i < rows.length; i += 4000) await this.#knex('inbox').insert(rows.slice(i, i + 4000)).onConflict('id').ignore();
+  }
+
+  async #insert(item: NewInboxItem, options: AcceptOptions): Promise<boolean> {
+    const sync = item.mode === 'sync';
+    const rows = await this.#knex
+      .raw(
+        `insert into inbox (id, webhook_id, provider, delivery_key, mode, status, content_type, headers, body, attempts, lease_until, run_id)
+         values (?, ?, ?, ?, ?, ?, ?, ?::jsonb, ?, ?, ${sync ? `now() + ?::int * interval '1 millisecond'` : 'null'}, ?)
+         on conflict (provider, delivery_key) where delivery_key is not null do nothing
+         returning id`,
+        [
+          item.id,
+          item.webhookId,
+          item.provider,
+          item.deliveryKey,
+          item.mode,
+          sync ? 'running' : 'pending',
+          item.contentType,
+          jsonb(item.headers),
+          item.body,
+          sync ? 1 : 0,
+          ...(sync ? [Math.round(options.leaseMs)] : []),
+          item.runId,
+        ],
+      )
+      .then((result: { rows?: unknown[] }) => result.rows ?? []);
+    return rows.length > 0;
+  }
+
+  /**
+   * Claims up to `limit` items to run: due `pending` ones and `running` ones whose lease ran out (their
+   * process died). `FOR UPDATE SKIP LOCKED` lets several processes claim side by side without waiting.
+   */
+  async claim(limit: number, leaseMs: number): Promise<InboxItem[]> {
+    const result = await this.#knex.raw(
+      `update inbox set status = 'running', attempts = attempts + 1,
+              lease_until = now() + ?::int * interval '1 millisecond', available_at = now() + ?::int * interval '1 millisecond'
+       where id in (
+         select id from inbox
+         where status in ('pending', 'running') and available_at <= now() and (status = 'pending' or lease_until < now())
+         order by available_at
+         limit ?
+         for update skip locked)
+       returning *`,
+      [Math.round(leaseMs), Math.round(leaseMs), limit],
+    );
+    return ((result as { rows: DbInboxItem[] }).rows ?? []).map(toItem);
+  }
+
+  /** Marks an item finished (`done` or `failed`). */
+  async finish(id: string, status: 'done' | 'failed', error: string | null = null): Promise<void> {
+    await this.#knex('inbox').where('id', id).update({ status, last_error: error, lease_until: null, finished_at: this.#knex.fn.now() });
+  }
+
+  /** Puts a claimed item back to wait `delayMs` (the sandbox was busy, or a crashed run gets another try). */
+  async release(id: string, delayMs: number, error: string | null, options: { refundAttempt?: boolean; newRunId?: string } = {}): Promise<void> {
+    const { refundAttempt = false, newRunId } = options;
+    await this.#knex('inbox')
+      .where('id', id)
+      .update({
+        ...(newRunId ? { run_id: newRunId } : {}),
+        status: 'pending',
+        lease_until: null,
+        last_error: error,
+        available_at: this.#knex.raw(`now() + ?::int * interval '1 millisecond'`, [Math.round(delayMs)]),
+        ...(refundAttempt ? { attempts: this.#knex.raw('greatest(attempts - 1, 0)') } : {}),
+      });
+  }
+
+  /** Forgets a sync item that was never run (the sandbox refused it): the sender's retry must not be a duplicate. */
+  async remove(id: string): Promise<void> {
+    await this.#knex('inbox').where('id', id).del();
+  }
+
+  async get(id: string): Promise<InboxItem | null> {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return null;
+    const row = await this.#knex<DbInboxItem>('inbox').where('id', id).first();
+    return row ? toItem(row) : null;
+  }
+
+  /** Deletes finished items received before `olderThanSec` ago; returns how many. */
+  async purge(olderThanSec: number): Promise<number> {
+    const rows = await this.#knex('inbox')
+      .whereIn('status', ['done', 'failed'])
+      .andWhereRaw(`received_at < now() - ?::int * interval '1 second'`, [olderThanSec])
+      .del()
+      .returning('id');
+    return rows.length;
+  }
+}
