@@ -233,6 +233,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         publish,
         events,
         replay: createRunReplayer({ store, inbox, cache, recorder, handler: inbound }),
+        inbox,
       }));
       if (options.adminUi !== false) inner.use('/admin', createAdminUiRouter(options.adminUi ?? {}));
       inner.use(createInboundRouter({ handler: inbound, bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024 }));

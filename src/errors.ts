@@ -53,6 +53,7 @@ export const ERRORS = {
   event_unknown: { status: 400, message: 'The event type is not in the event catalog.' },
   event_invalid: { status: 400, message: 'The event data does not match its event type\'s schema.' },
   run_not_replayable: { status: 409, message: 'This run has no stored payload to replay.' },
+  run_request_not_stored: { status: 404, message: 'This run has no stored request (it was ignored, rejected or purged).' },
   // Outgoing webhooks
   url_invalid: { status: 400, message: 'The URL is not a valid absolute http(s) URL without credentials.' },
   url_insecure: { status: 400, message: 'Only https:// URLs are allowed (HOOKGATE_ALLOW_INSECURE_URLS=1 allows http://).' },

@@ -59,6 +59,13 @@ export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
   { method: 'get', path: '/runs', permission: 'platform', summary: 'Inbound script runs, newest first', query: runsQuerySchema, responses: { 200: '`{items, nextCursor}`' } },
   { method: 'get', path: '/runs/:id', permission: 'platform', summary: 'One run', responses: { 200: 'The run' } },
   {
+    method: 'get',
+    path: '/runs/:id/request',
+    permission: 'platform',
+    summary: 'The stored request a run processed: content type, headers (credentials removed) and the body as received',
+    responses: { 200: '`{contentType, headers, body, receivedAt}`' },
+  },
+  {
     method: 'post',
     path: '/runs/:id/replay',
     permission: 'platform',

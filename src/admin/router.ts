@@ -2,7 +2,7 @@ import express, { type Request, type Response, Router } from 'express';
 import type { ActionRegistry } from '../actions/index.js';
 import { computeAvailability } from '../actions/index.js';
 import { AppError } from '../errors.js';
-import type { ConfigCache, RunRecorder } from '../inbound/index.js';
+import type { ConfigCache, Inbox, RunRecorder } from '../inbound/index.js';
 import { executeScript, normaliseHeaders, scriptKeyOf } from '../inbound/index.js';
 import { notFoundHandler } from '../http/error-handler.js';
 import { checkScriptSyntax } from '../sandbox/index.js';
@@ -38,6 +38,8 @@ export interface AdminRouterOptions {
   publish?: (event: EmittedEvent) => Promise<Enqueued | null>;
   /** The event catalog, for `GET /event-types` and for checking what a dry-run would emit. */
   events?: EventCatalog;
+  /** The stored inbound requests, for `GET /runs/:id/request`; null on a host's own store (nothing kept). */
+  inbox?: Inbox | null;
   /** `POST /runs/:id/replay`; without it the route answers `run_not_replayable`. */
   replay?: RunReplayer;
 }
@@ -318,6 +320,15 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     const run = isUuid(req.params.id) ? await store.getRun(req.params.id) : null;
     if (!run) throw new AppError('not_found', `No run with id ${req.params.id}`);
     res.json(run);
+  });
+
+  router.get('/runs/:id/request', async (req: Request<{ id: string }>, res: Response) => {
+    await options.recorder.flush();
+    const run = isUuid(req.params.id) ? await store.getRun(req.params.id) : null;
+    if (!run) throw new AppError('not_found', `No run with id ${req.params.id}`);
+    const item = run.inboxId && options.inbox ? await options.inbox.get(run.inboxId) : null;
+    if (!item) throw new AppError('run_request_not_stored', `Run ${run.id} has no stored request (ignored, rejected or purged).`);
+    res.json({ contentType: item.contentType, headers: item.headers, body: item.body, receivedAt: item.receivedAt });
   });
 
   router.post('/runs/:id/replay', async (req: Request<{ id: string }>, res: Response) => {

@@ -159,6 +159,13 @@ describe.each(storeFactories())('event catalog, OpenAPI, script versions and sec
     })).body;
     const first = await t.inbound('replay', { n: 1 }, { 'x-trace': 'abc' });
     expect((await t.api('GET', `/runs/${first.body.runId}`)).body.status).toBe('ok');
+    // The stored request an admin can read back: the body as received and the headers.
+    const request = await t.api('GET', `/runs/${first.body.runId}/request`);
+    expect(request.status).toBe(200);
+    expect(JSON.parse(request.body.body)).toEqual({ n: 1 });
+    expect(request.body).toMatchObject({ contentType: expect.stringContaining('application/json'), headers: expect.objectContaining({ 'x-trace': 'abc' }) });
+    expect(request.body.headers.authorization).toBeUndefined();
+    expect((await t.api('GET', '/runs/00000000-0000-7000-8000-000000000000/request')).body.error.code).toBe('not_found');
     await t.api('PATCH', `/webhooks/${hook.id}`, { jsScript: "await actions['crm.tag'](body.n * 10, headers['x-trace']); result = { event: 'x.done', data: { n: body.n * 10 } };" });
     const calls = t.calls.length;
     const events = t.events.length;

@@ -229,6 +229,8 @@ describe.skipIf(process.env.HOOKGATE_SKIP_BROWSER_TESTS === '1')('admin UI in Ch
     const panel = page.getByRole('region', { name: 'Details' });
     expect(await panel.textContent()).toContain('cancelling sub_real');
     expect(await panel.textContent()).toContain('billing.cancel');
+    // The payload as the sender posted it, from the stored request.
+    expect(JSON.parse((await page.getByTestId('run-payload').textContent()) ?? '')).toEqual({ type: 'customer.subscription.deleted', data: { object: { id: 'sub_real' } } });
     expect(te.calls).toContainEqual({ id: 'billing.cancel', args: ['sub_real'] });
     // Replay re-runs the stored request with real actions, as a new run that names the one it replays.
     await panel.getByRole('button', { name: 'Replay' }).click();

@@ -2,7 +2,7 @@ import { api, ApiError, describe, isMissingRoute } from './api.js';
 import { statusChart } from './chart.js';
 import type { AppContext } from './context.js';
 import { badge, clear, field, h, json, toast, when } from './dom.js';
-import type { Delivery, Items, Run, Webhook } from './types.js';
+import type { Delivery, Items, Run, StoredRequest, Webhook } from './types.js';
 
 const RUN_STATUSES = ['ok', 'error', 'timeout', 'memory', 'limit', 'crashed', 'ignored', 'rejected'];
 const DELIVERY_STATUSES = ['pending', 'sending', 'succeeded', 'failed'];
@@ -10,6 +10,16 @@ const RANGES: [string, number][] = [['Last hour', 3_600_000], ['Last 24 hours', 
 
 function select(name: string, label: string, options: [string, string][]): HTMLSelectElement {
   return h('select', { name, 'aria-label': label }, options.map(([v, t]) => h('option', { value: v, text: t })));
+}
+
+/** A stored body for reading: JSON indented, anything else (form bodies) as received. */
+function prettyBody(request: StoredRequest): string {
+  if (!request.contentType.includes('json')) return request.body;
+  try {
+    return json(JSON.parse(request.body));
+  } catch {
+    return request.body;
+  }
 }
 
 /** Runs and deliveries: filters, a chart per status over time, tables, details with replay/redeliver. */
@@ -125,8 +135,9 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
   async function showRun(id: string): Promise<void> {
     history.replaceState(null, '', `#activity/run:${id}`);
     const run = await api<Run>('GET', `/runs/${encodeURIComponent(id)}`);
-    const payload = run.payload ?? run.body;
     const replayable = run.inboxId !== null;
+    // The stored request (platform admins only); ignored, rejected and purged runs have none.
+    const request = replayable && ctx.can.inbound ? await api<StoredRequest>('GET', `/runs/${encodeURIComponent(id)}/request`).catch(() => null) : null;
     const replay = h('button', {
       type: 'button',
       text: 'Replay',
@@ -162,7 +173,12 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
       ),
       run.error && h('p', { class: 'error', text: `${run.error.code}: ${run.error.message}${run.error.line ? ` (line ${run.error.line}, column ${run.error.column ?? '?'})` : ''}` }),
       h('h4', { text: 'Payload' }),
-      payload === undefined ? h('p', { class: 'muted', text: 'The admin API does not show request bodies; Replay re-runs the stored one.' }) : h('pre', { class: 'mono', text: json(payload) }),
+      request === null
+        ? h('p', { class: 'muted', text: 'No stored request: the run was ignored or rejected, or its request was purged.' })
+        : [
+            h('pre', { class: 'mono', 'data-testid': 'run-payload', text: prettyBody(request) }),
+            h('details', {}, h('summary', { text: `Headers (${Object.keys(request.headers).length})` }), h('pre', { class: 'mono', text: json(request.headers) })),
+          ],
       h('h4', { text: `Console (${run.logs.length})` }),
       run.logs.length ? h('pre', { class: 'mono console', text: run.logs.map((l) => `[${l.level}] ${l.message}`).join('\n') }) : h('p', { class: 'muted', text: 'Nothing logged.' }),
       h('h4', { text: `Actions called (${run.actionsCalled.length})` }),

@@ -83,9 +83,16 @@ export interface Run {
   inboxId?: string | null;
   /** Set on a run made by a replay. */
   replayOf?: string;
-  /** Only when the server keeps payloads. */
-  payload?: unknown;
-  body?: unknown;
+}
+
+/** `GET /runs/:id/request`: the request a run processed, as it was stored. */
+export interface StoredRequest {
+  contentType: string;
+  /** Lower-cased, credentials removed. */
+  headers: Record<string, string>;
+  /** The raw body text as received. */
+  body: string;
+  receivedAt: string;
 }
 
 export interface DryRunResult {
