@@ -6,7 +6,7 @@ const id = { type: 'string', minLength: 1 } as const;
  * The demo's event catalog: the seed's example events, `subscription.cancelled` (what the demo's Stripe
  * script emits) and hookgate's operational events. Once defined, emitted events must match these.
  */
-export function defineDemoEvents(engine: Engine): void {
+export function defineDemoEvents(engine: Pick<Engine, 'events'>): void {
   engine.events
     .define('identity.tenant.user.removed', { type: 'object', required: ['tenantId', 'userId'], properties: { tenantId: id, userId: id, removedBy: id } }, {
       description: 'A user was removed from a tenant',

@@ -4,6 +4,9 @@ import * as m0002 from './0002_outbound.js';
 import * as m0003 from './0003_admin_keys.js';
 import * as m0004 from './0004_inbound.js';
 import * as m0005 from './0005_run_replays.js';
+import * as m0007 from './0007_audit_log.js';
+import * as m0008 from './0008_api_key_last_used.js';
+import * as m0009 from './0009_outbound_retention.js';
 
 /** One schema migration. `name` is what knex records in `knex_migrations`; never rename one. */
 export interface Migration {
@@ -22,4 +25,7 @@ export const migrations: readonly Migration[] = [
   { name: '0003_admin_keys', up: m0003.up, down: m0003.down },
   { name: '0004_inbound', up: m0004.up, down: m0004.down },
   { name: '0005_run_replays', up: m0005.up, down: m0005.down },
+  { name: '0007_audit_log', up: m0007.up, down: m0007.down },
+  { name: '0008_api_key_last_used', up: m0008.up, down: m0008.down },
+  { name: '0009_outbound_retention', up: m0009.up, down: m0009.down },
 ];

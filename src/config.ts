@@ -12,6 +12,11 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   adminToken: string | undefined;
+  /**
+   * HOOKGATE_SECRET_KEY: encrypts stored secrets. 64 hex digits or base64 of 32 bytes, or a passphrase of 16+
+   * characters (scrypt); comma-separated during a rotation, the first encrypts (parsed by `parseSecretKeys`).
+   * Unset: a key generated into `<dataDir>/secret.key`.
+   */
   secretKey: string | undefined;
   allowInsecureUrls: boolean;
   allowPrivateNetworks: boolean;

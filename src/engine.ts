@@ -22,6 +22,11 @@ export interface EngineOptions {
   databaseUrl?: string;
   /** Embedded store folder (default `./data`). */
   dataDir?: string;
+  /**
+   * HOOKGATE_SECRET_KEY: encrypts the stored secrets of the store opened from the fields above (not used
+   * with `store`: pass it to `createStore`). Unset = a key generated into `<dataDir>/secret.key`.
+   */
+  secretKey?: string;
   logger?: Logger;
   /** Accepted as an admin bearer token (HOOKGATE_ADMIN_TOKEN). */
   adminToken?: string;
@@ -38,7 +43,10 @@ export interface EngineOptions {
   allowInsecureUrls?: boolean;
   /** Outgoing targets on loopback, private, link-local… addresses allowed (HOOKGATE_ALLOW_PRIVATE_NETWORKS). Default false. */
   allowPrivateNetworks?: boolean;
-  /** Outgoing deliveries: worker concurrency and polling (`worker: false` = this process only enqueues), retry cap, disabling, secret grace. */
+  /**
+   * Outgoing deliveries: worker concurrency and polling (`worker: false` = this process only enqueues), retry cap, disabling,
+   * secret grace, and the delivery log's retention (`retentionDays`, default 30; 0 keeps everything).
+   */
   outbound?: EngineOutboundOptions;
   /** The admin UI at `/admin` (the bundle `npm run build` writes into dist/ui); `false` serves none. */
   adminUi?: AdminUiOptions | false;
@@ -150,7 +158,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
 
   async function doStart(): Promise<void> {
     actions.check();
-    const store = options.store ?? (await createStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? './data', logger }));
+    const store = options.store ?? (await createStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? './data', secretKey: options.secretKey, logger }));
     const ownsStore = !options.store;
     let outbound: OutboundService | null = null;
     try {

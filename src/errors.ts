@@ -68,6 +68,9 @@ export const ERRORS = {
   data_dir_locked: { status: 500, message: 'The embedded data directory is in use by another process.' },
   database_unavailable: { status: 503, message: 'The database is unavailable.' },
   config_invalid: { status: 500, message: 'The configuration is invalid.' },
+  // Secrets at rest
+  secret_key_mismatch: { status: 500, message: 'A stored secret was encrypted with a key that is not configured; set HOOKGATE_SECRET_KEY to that key (older keys after a comma).' },
+  secret_corrupt: { status: 500, message: 'A stored secret failed its integrity check: it was altered or damaged, so it is not used.' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -52,6 +52,7 @@ export const keyViewSchema = {
     role: { enum: [...API_KEY_ROLES] },
     tenantId: { type: ['string', 'null'] },
     createdAt: { type: 'string', format: 'date-time' },
+    lastUsedAt: { type: ['string', 'null'], format: 'date-time', description: 'When the key was last used (about a minute\'s accuracy); null = never' },
     revokedAt: { type: ['string', 'null'], format: 'date-time' },
   },
 } as const;

@@ -52,6 +52,9 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
     }
     const record = await options.store.findAdminTokenByHash(digest);
     if (!record || record.revokedAt) throw new AppError('auth_invalid');
+    // "Last used" for `hookgate keys list`: once per cache period at most, and not awaited — a failed
+    // bookkeeping write must not refuse a valid key.
+    options.store.touchAdminToken?.(record.id).catch(() => undefined);
     const principal: Principal = { keyId: record.id, role: record.role, tenantId: record.tenantId ?? null };
     known.set(digest, { principal, until: Date.now() + KEY_CACHE_MS });
     res.locals.principal = principal;

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Request, Response, Router } from 'express';
 import { AppError } from '../errors.js';
 import { uuidv7 } from '../store/index.js';
-import type { AdminTokenRecord, ApiKeyRole, AdminTokenStore } from '../store/types.js';
+import type { AdminTokenRecord, ApiKeyRole, AdminTokenStore, AuditActor } from '../store/types.js';
 import { createKeySchema } from './access-schemas.js';
 import { hashToken } from './auth.js';
 import { canSeeTenant, isPlatform, requirePermission } from './principal.js';
@@ -33,8 +33,61 @@ export function keyView(record: AdminTokenRecord): Record<string, unknown> {
     role: record.role,
     tenantId: record.tenantId ?? null,
     createdAt: record.createdAt,
+    lastUsedAt: record.lastUsedAt ?? null,
     revokedAt: record.revokedAt ?? null,
   };
+}
+
+export interface NewApiKey {
+  role: ApiKeyRole;
+  /** null = a platform key (role `admin` only). */
+  tenantId: string | null;
+  name?: string | null;
+}
+
+/**
+ * Makes a key and stores its hash; the key itself is in the answer only. Shared by `POST /keys` and
+ * `hookgate keys create`.
+ *
+ * @throws AppError `validation_failed` for an owner/member key without a tenant.
+ * @example
+ * const { key, record } = await createApiKey(store, { role: 'owner', tenantId: 'acme', name: 'acme ops' });
+ */
+export async function createApiKey(store: AdminTokenStore, input: NewApiKey, actor?: AuditActor): Promise<{ record: AdminTokenRecord; key: string }> {
+  if (input.tenantId === null && input.role !== 'admin') {
+    throw new AppError('validation_failed', 'A platform key (no tenantId) has the role "admin"; owner and member keys need a tenantId.', {
+      details: [{ path: '/role', message: 'must be "admin" without tenantId', keyword: 'role', params: {} }],
+    });
+  }
+  const key = generateApiKey();
+  const record = await store.insertAdminToken(
+    {
+      id: uuidv7(),
+      tokenHash: hashToken(key),
+      prefix: key.slice(0, PREFIX_LENGTH),
+      role: input.role,
+      tenantId: input.tenantId,
+      name: input.name ?? null,
+    },
+    actor,
+  );
+  return { record, key };
+}
+
+/**
+ * The key a reference names: its id, or its displayed prefix (`hg_AbCdEfGh`, or a longer start of the key).
+ *
+ * @throws AppError `key_not_found` when none or more than one key matches.
+ */
+export function findApiKey(records: readonly AdminTokenRecord[], ref: string): AdminTokenRecord {
+  const byId = records.find((k) => k.id === ref);
+  if (byId) return byId;
+  const byPrefix = ref.length >= 6 ? records.filter((k) => k.prefix === ref || (ref.startsWith(k.prefix) && ref.length > k.prefix.length)) : [];
+  if (byPrefix.length === 1 && byPrefix[0]) return byPrefix[0];
+  if (byPrefix.length > 1) {
+    throw new AppError('key_not_found', `${byPrefix.length} keys match ${ref}; use the key's id.`, { details: { ids: byPrefix.map((k) => k.id) } });
+  }
+  throw new AppError('key_not_found', `No key with id or prefix ${ref}`);
 }
 
 export interface KeyRoutesOptions {
@@ -54,20 +107,7 @@ export function addKeyRoutes(router: Router, options: KeyRoutesOptions): void {
     if (!canSeeTenant(principal, tenantId)) {
       throw new AppError('forbidden', 'A tenant key can only create keys of its own tenant.', { details: { tenantId: principal.tenantId } });
     }
-    if (tenantId === null && body.role !== 'admin') {
-      throw new AppError('validation_failed', 'A platform key (no tenantId) has the role "admin"; owner and member keys need a tenantId.', {
-        details: [{ path: '/role', message: 'must be "admin" without tenantId', keyword: 'role', params: {} }],
-      });
-    }
-    const key = generateApiKey();
-    const record = await store.insertAdminToken({
-      id: uuidv7(),
-      tokenHash: hashToken(key),
-      prefix: key.slice(0, PREFIX_LENGTH),
-      role: body.role,
-      tenantId,
-      name: body.name ?? null,
-    });
+    const { record, key } = await createApiKey(store, { role: body.role, tenantId, name: body.name ?? null }, principal);
     // The only answer that carries the key: only its hash is stored.
     res.status(201).json({ ...keyView(record), key });
   });
@@ -82,7 +122,7 @@ export function addKeyRoutes(router: Router, options: KeyRoutesOptions): void {
     const principal = requirePermission(res, 'keys');
     const existing = (await store.listAdminTokens(isPlatform(principal) ? {} : { tenantId: principal.tenantId })).find((k) => k.id === req.params.id);
     if (!existing) throw new AppError('key_not_found', `No key with id ${req.params.id}`);
-    await store.revokeAdminToken(existing.id);
+    await store.revokeAdminToken(existing.id, principal);
     options.onRevoke();
     res.status(204).end();
   });

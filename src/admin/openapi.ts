@@ -41,6 +41,8 @@ function operation(spec: AdminRouteSpec): object {
   responses['400'] = error('Invalid input: `validation_failed` with ajv details (`path`, `message`, `keyword`, `params`), or a rule of the route');
   responses['401'] = error('Missing (`auth_missing`), unknown or revoked (`auth_invalid`) key');
   responses['403'] = error('The key lacks the role (`forbidden`)');
+  if (spec.path.includes(':')) responses['404'] = error('No such record, or one this key may not see (another tenant\'s answers as if it did not exist)');
+  responses.default = error('Any other error (conflicts, body too large, wrong content type, unavailable…): codes in docs/errors.md');
   return {
     operationId: `${spec.method}${spec.path.replace(/[:/.-]+([a-z])?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
     summary: spec.summary,

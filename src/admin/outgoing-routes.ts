@@ -2,7 +2,7 @@ import type { Request, Response, Router } from 'express';
 import { AppError } from '../errors.js';
 import type { EmittedEvent } from '../events/index.js';
 import type { Delivery, DeliveryQuery, Enqueued, OutboundService, OutgoingWebhookInput, OutgoingWebhookUpdate } from '../outbound/index.js';
-import type { OutgoingWebhook, Store } from '../store/types.js';
+import type { AuditActor, OutgoingWebhook, Store } from '../store/types.js';
 import { createOutgoingWebhookSchema, deliveriesQuerySchema, emitEventSchema, patchOutgoingWebhookSchema } from './schemas.js';
 import { canSeeTenant, isPlatform, principalOf, type Principal } from './principal.js';
 import { validator } from './validate.js';
@@ -50,17 +50,17 @@ function required(outbound: OutboundService | null): OutboundService {
  * `POST /webhooks` for `direction: "outgoing"`: checks the URL (scheme, SSRF rules, DNS) and answers 201
  * with the generated secret, the only time it is shown.
  */
-export async function createOutgoingWebhook(options: OutgoingRoutesOptions, body: unknown): Promise<Record<string, unknown>> {
+export async function createOutgoingWebhook(options: OutgoingRoutesOptions, body: unknown, actor?: AuditActor): Promise<Record<string, unknown>> {
   const { direction: _direction, ...input } = checkCreate(body);
-  const { webhook, secret } = await required(options.outbound).createWebhook(input);
+  const { webhook, secret } = await required(options.outbound).createWebhook(input, actor);
   options.onChange?.();
   return withSecret(webhook, secret);
 }
 
 /** `PATCH /webhooks/:id` of an outgoing webhook (a new URL is checked again; the secret is not writable). */
-export async function patchOutgoingWebhook(options: OutgoingRoutesOptions, id: string, body: unknown): Promise<Record<string, unknown>> {
+export async function patchOutgoingWebhook(options: OutgoingRoutesOptions, id: string, body: unknown, actor?: AuditActor): Promise<Record<string, unknown>> {
   const { direction: _direction, ...patch } = checkPatch(body);
-  const updated = await required(options.outbound).updateWebhook(id, patch);
+  const updated = await required(options.outbound).updateWebhook(id, patch, actor);
   options.onChange?.();
   return webhookView(updated);
 }
@@ -71,10 +71,13 @@ export async function patchOutgoingWebhook(options: OutgoingRoutesOptions, id: s
  */
 export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions): void {
   const { store } = options;
-  // Tenant keys see their tenant's webhooks only; another tenant's (or a global one) is "not found".
+  // Tenant keys see their tenant's outgoing webhooks only; another tenant's, a global one or an inbound one
+  // (the platform's, whatever its tenantId) is "not found", as in GET /webhooks/:id.
   const loadOutgoing = async (id: string, principal: Principal): Promise<OutgoingWebhook> => {
     const webhook = await store.getWebhook(id);
-    if (!webhook || !canSeeTenant(principal, webhook.tenantId)) throw new AppError('webhook_not_found', `No webhook with id ${id}`);
+    if (!webhook || !canSeeTenant(principal, webhook.tenantId) || (!isPlatform(principal) && webhook.direction !== 'outgoing')) {
+      throw new AppError('webhook_not_found', `No webhook with id ${id}`);
+    }
     if (webhook.direction !== 'outgoing') {
       throw new AppError('webhook_direction_mismatch', 'This operation is for outgoing webhooks.', { details: { direction: webhook.direction } });
     }
@@ -92,7 +95,7 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
 
   router.post('/webhooks/:id/rotate-secret', async (req: Request<{ id: string }>, res: Response) => {
     await loadOutgoing(req.params.id, principalOf(res));
-    const { webhook, secret } = await required(options.outbound).rotateSecret(req.params.id);
+    const { webhook, secret } = await required(options.outbound).rotateSecret(req.params.id, principalOf(res));
     options.onChange?.();
     res.json(withSecret(webhook, secret));
   });
@@ -116,8 +119,19 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
   });
 
   router.post('/deliveries/:id/redeliver', async (req: Request<{ id: string }>, res: Response) => {
-    await loadDelivery(req.params.id, principalOf(res));
-    res.status(202).json(await required(options.outbound).redeliver(req.params.id));
+    const before = await loadDelivery(req.params.id, principalOf(res));
+    const requeued = await required(options.outbound).redeliver(req.params.id);
+    // Operations are audited right after they succeed (the queue's SQL is not the store's transaction).
+    const webhook = await store.getWebhook(before.webhookId);
+    await store.insertAuditEntry({
+      actor: principalOf(res),
+      action: 'delivery.redelivered',
+      targetType: 'delivery',
+      targetId: before.id,
+      tenantId: webhook?.tenantId ?? null,
+      changes: { status: { before: before.status, after: requeued.status } },
+    });
+    res.status(202).json(requeued);
   });
 
   router.post('/events', async (req: Request, res: Response) => {
@@ -134,6 +148,16 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
       tenantId,
       metadata: { ...body.metadata, tenantId },
     });
-    res.status(202).json({ event: body.event, messageId: enqueued?.messageId ?? null, deliveries: enqueued?.deliveryIds.length ?? 0 });
+    const answer = { event: body.event, messageId: enqueued?.messageId ?? null, deliveries: enqueued?.deliveryIds.length ?? 0 };
+    // The name and fan-out only: event data may carry personal data, and the audit log outlives it.
+    await store.insertAuditEntry({
+      actor: principal,
+      action: 'event.emitted',
+      targetType: 'event',
+      targetId: answer.messageId,
+      tenantId,
+      changes: { event: { after: answer.event }, deliveries: { after: answer.deliveries } },
+    });
+    res.status(202).json(answer);
   });
 }

@@ -1,6 +1,29 @@
 import type { RequestHandler } from 'express';
-import { createKeySchema, keyViewSchema, unsavedDryRunSchema } from './access-schemas.js';
+import { createKeySchema, unsavedDryRunSchema } from './access-schemas.js';
+import { auditPageSchema, auditQuerySchema } from './audit-schemas.js';
 import { requirePermission, type Permission } from './principal.js';
+import {
+  actionListSchema,
+  createdKeySchema,
+  createdWebhookSchema,
+  deliveryListSchema,
+  deliverySchema,
+  dryRunResultSchema,
+  emitResultSchema,
+  eventTypesSchema,
+  keyListSchema,
+  openApiDocumentSchema,
+  outgoingWebhookWithSecretSchema,
+  replayedRunSchema,
+  runPageSchema,
+  runRequestSchema,
+  runSchema,
+  scriptVersionsSchema,
+  settingsSchema,
+  testPingSchema,
+  webhookListSchema,
+  webhookViewSchema,
+} from './response-schemas.js';
 import {
   createWebhookSchema,
   deliveriesQuerySchema,
@@ -28,42 +51,44 @@ export interface AdminRouteSpec {
   query?: object;
   /** Success status → description. */
   responses: Record<string, string>;
-  /** JSON Schema of the success answer, when it is worth showing. */
+  /** JSON Schema of the success answer (src/admin/response-schemas.ts); every route that answers a body has one. */
   responseSchema?: object;
 }
 
 export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
-  { method: 'get', path: '/openapi.json', permission: 'read', summary: 'This OpenAPI 3.1 document', responses: { 200: 'The document' } },
-  { method: 'get', path: '/webhooks', permission: 'read', summary: 'List webhooks (a tenant key sees its tenant\'s outgoing webhooks)', responses: { 200: '`{items}`' } },
-  { method: 'post', path: '/webhooks', permission: 'manage', summary: 'Create an inbound (platform admin) or outgoing webhook', body: createWebhookSchema, responses: { 201: 'The webhook; an outgoing one with its `secret`, shown this once' } },
-  { method: 'get', path: '/webhooks/:id', permission: 'read', summary: 'Read a webhook', responses: { 200: 'The webhook (never a secret)' } },
+  { method: 'get', path: '/openapi.json', permission: 'read', summary: 'This OpenAPI 3.1 document', responses: { 200: 'The document' }, responseSchema: openApiDocumentSchema },
+  { method: 'get', path: '/webhooks', permission: 'read', summary: 'List webhooks (a tenant key sees its tenant\'s outgoing webhooks)', responses: { 200: '`{items}`' }, responseSchema: webhookListSchema },
+  { method: 'post', path: '/webhooks', permission: 'manage', summary: 'Create an inbound (platform admin) or outgoing webhook', body: createWebhookSchema, responses: { 201: 'The webhook; an outgoing one with its `secret`, shown this once' }, responseSchema: createdWebhookSchema },
+  { method: 'get', path: '/webhooks/:id', permission: 'read', summary: 'Read a webhook', responses: { 200: 'The webhook (never a secret)' }, responseSchema: webhookViewSchema },
   {
     method: 'patch',
     path: '/webhooks/:id',
     permission: 'manage',
     summary: 'Partial update, checked against the stored webhook\'s direction',
-    body: { oneOf: [patchWebhookSchema, patchOutgoingWebhookSchema] },
+    body: { anyOf: [patchWebhookSchema, patchOutgoingWebhookSchema] }, // anyOf: `{isActive: false}` fits both
     responses: { 200: 'The webhook' },
+    responseSchema: webhookViewSchema,
   },
   { method: 'delete', path: '/webhooks/:id', permission: 'manage', summary: 'Delete a webhook', responses: { 204: 'Deleted' } },
-  { method: 'post', path: '/webhooks/:id/rotate-secret', permission: 'manage', summary: 'Outgoing: new secret, returned once; the old one signs for 24 h more', responses: { 200: 'The webhook with its new `secret`' } },
-  { method: 'post', path: '/webhooks/:id/test', permission: 'manage', summary: 'Outgoing: send a `webhook.test` ping now', responses: { 200: '`{attempt, delivery}`' } },
-  { method: 'post', path: '/webhooks/:id/dry-run', permission: 'platform', summary: 'Inbound: run the saved or a given script on a sample payload with stub actions', body: dryRunSchema, responses: { 200: '`{status, result, emit, logs, actionsCalled, durationMs, error?}`' } },
-  { method: 'post', path: '/dry-run', permission: 'platform', summary: 'Run a script not saved yet on a sample payload with stub actions', body: unsavedDryRunSchema, responses: { 200: '`{status, result, emit, logs, actionsCalled, durationMs, error?}`' } },
-  { method: 'get', path: '/webhooks/:id/versions', permission: 'platform', summary: 'Inbound: every saved version of the script, newest first', responses: { 200: '`{items: [{version, jsScript, createdAt}]}`' } },
-  { method: 'get', path: '/actions', permission: 'read', summary: 'Registered actions with `enabled`, `available`, `unavailableReason`', responses: { 200: '`{items}`' } },
-  { method: 'get', path: '/settings', permission: 'platform', summary: 'Global settings', responses: { 200: '`{enabledWebhookActions}`' } },
-  { method: 'patch', path: '/settings', permission: 'platform', summary: 'Change the global settings', body: settingsPatchSchema, responses: { 200: 'The saved settings' } },
-  { method: 'get', path: '/event-types', permission: 'read', summary: 'The event catalog: every defined event type with the JSON Schema of its data', responses: { 200: '`{items: [{name, description, schema}], strict}`' } },
-  { method: 'post', path: '/events', permission: 'manage', summary: 'Emit an event (checked against the event catalog); a tenant key emits for its tenant', body: emitEventSchema, responses: { 202: '`{event, messageId, deliveries}`' } },
-  { method: 'get', path: '/runs', permission: 'platform', summary: 'Inbound script runs, newest first', query: runsQuerySchema, responses: { 200: '`{items, nextCursor}`' } },
-  { method: 'get', path: '/runs/:id', permission: 'platform', summary: 'One run', responses: { 200: 'The run' } },
+  { method: 'post', path: '/webhooks/:id/rotate-secret', permission: 'manage', summary: 'Outgoing: new secret, returned once; the old one signs for 24 h more', responses: { 200: 'The webhook with its new `secret`' }, responseSchema: outgoingWebhookWithSecretSchema },
+  { method: 'post', path: '/webhooks/:id/test', permission: 'manage', summary: 'Outgoing: send a `webhook.test` ping now', responses: { 200: '`{attempt, delivery}`' }, responseSchema: testPingSchema },
+  { method: 'post', path: '/webhooks/:id/dry-run', permission: 'platform', summary: 'Inbound: run the saved or a given script on a sample payload with stub actions', body: dryRunSchema, responses: { 200: '`{status, result, emit, logs, actionsCalled, durationMs, error?}`' }, responseSchema: dryRunResultSchema },
+  { method: 'post', path: '/dry-run', permission: 'platform', summary: 'Run a script not saved yet on a sample payload with stub actions', body: unsavedDryRunSchema, responses: { 200: '`{status, result, emit, logs, actionsCalled, durationMs, error?}`' }, responseSchema: dryRunResultSchema },
+  { method: 'get', path: '/webhooks/:id/versions', permission: 'platform', summary: 'Inbound: every saved version of the script, newest first', responses: { 200: '`{items: [{version, jsScript, createdAt}]}`' }, responseSchema: scriptVersionsSchema },
+  { method: 'get', path: '/actions', permission: 'read', summary: 'Registered actions with `enabled`, `available`, `unavailableReason`', responses: { 200: '`{items}`' }, responseSchema: actionListSchema },
+  { method: 'get', path: '/settings', permission: 'platform', summary: 'Global settings', responses: { 200: '`{enabledWebhookActions}`' }, responseSchema: settingsSchema },
+  { method: 'patch', path: '/settings', permission: 'platform', summary: 'Change the global settings', body: settingsPatchSchema, responses: { 200: 'The saved settings' }, responseSchema: settingsSchema },
+  { method: 'get', path: '/event-types', permission: 'read', summary: 'The event catalog: every defined event type with the JSON Schema of its data', responses: { 200: '`{items: [{name, description, schema}], strict}`' }, responseSchema: eventTypesSchema },
+  { method: 'post', path: '/events', permission: 'manage', summary: 'Emit an event (checked against the event catalog); a tenant key emits for its tenant', body: emitEventSchema, responses: { 202: '`{event, messageId, deliveries}`' }, responseSchema: emitResultSchema },
+  { method: 'get', path: '/runs', permission: 'platform', summary: 'Inbound script runs, newest first', query: runsQuerySchema, responses: { 200: '`{items, nextCursor}`' }, responseSchema: runPageSchema },
+  { method: 'get', path: '/runs/:id', permission: 'platform', summary: 'One run', responses: { 200: 'The run' }, responseSchema: runSchema },
   {
     method: 'get',
     path: '/runs/:id/request',
     permission: 'platform',
     summary: 'The stored request a run processed: content type, headers (credentials removed) and the body as received',
     responses: { 200: '`{contentType, headers, body, receivedAt}`' },
+    responseSchema: runRequestSchema,
   },
   {
     method: 'post',
@@ -71,13 +96,23 @@ export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
     permission: 'platform',
     summary: 'Re-run the stored request of a run against the current script, with real actions, as a new run',
     responses: { 201: 'The new run, with `replayOf`' },
+    responseSchema: replayedRunSchema,
   },
-  { method: 'get', path: '/deliveries', permission: 'read', summary: 'Outgoing deliveries newest first, with their attempts', query: deliveriesQuerySchema, responses: { 200: '`{items}`' } },
-  { method: 'get', path: '/deliveries/:id', permission: 'read', summary: 'One delivery', responses: { 200: 'The delivery' } },
-  { method: 'post', path: '/deliveries/:id/redeliver', permission: 'manage', summary: 'Queue a finished delivery again', responses: { 202: 'The delivery' } },
-  { method: 'get', path: '/keys', permission: 'keys', summary: 'API keys (prefix, role, tenant; never the key)', responses: { 200: '`{items}`' }, responseSchema: { type: 'object', properties: { items: { type: 'array', items: keyViewSchema } } } },
-  { method: 'post', path: '/keys', permission: 'keys', summary: 'Create an API key; the key is returned this once', body: createKeySchema, responses: { 201: 'The key record with `key`' }, responseSchema: keyViewSchema },
+  { method: 'get', path: '/deliveries', permission: 'read', summary: 'Outgoing deliveries newest first, with their attempts', query: deliveriesQuerySchema, responses: { 200: '`{items}`' }, responseSchema: deliveryListSchema },
+  { method: 'get', path: '/deliveries/:id', permission: 'read', summary: 'One delivery', responses: { 200: 'The delivery' }, responseSchema: deliverySchema },
+  { method: 'post', path: '/deliveries/:id/redeliver', permission: 'manage', summary: 'Queue a finished delivery again', responses: { 202: 'The delivery' }, responseSchema: deliverySchema },
+  { method: 'get', path: '/keys', permission: 'keys', summary: 'API keys (prefix, role, tenant; never the key)', responses: { 200: '`{items}`' }, responseSchema: keyListSchema },
+  { method: 'post', path: '/keys', permission: 'keys', summary: 'Create an API key; the key is returned this once', body: createKeySchema, responses: { 201: 'The key record with `key`' }, responseSchema: createdKeySchema },
   { method: 'delete', path: '/keys/:id', permission: 'keys', summary: 'Revoke a key (it answers 401 from then on)', responses: { 204: 'Revoked' } },
+  {
+    method: 'get',
+    path: '/audit',
+    permission: 'manage',
+    summary: 'The audit log newest first: who changed what (secrets redacted); a tenant owner or admin sees its tenant\'s outgoing webhooks, keys, events and deliveries',
+    query: auditQuerySchema,
+    responses: { 200: '`{items, nextCursor}`' },
+    responseSchema: auditPageSchema,
+  },
 ];
 
 function pathPattern(path: string): RegExp {

@@ -3,18 +3,18 @@ import type { ActionRegistry } from '../actions/index.js';
 import { computeAvailability } from '../actions/index.js';
 import { AppError } from '../errors.js';
 import type { ConfigCache, Inbox, RunRecorder } from '../inbound/index.js';
-import { executeScript, normaliseHeaders, scriptKeyOf } from '../inbound/index.js';
 import { notFoundHandler } from '../http/error-handler.js';
 import { checkScriptSyntax } from '../sandbox/index.js';
 import type { Sandbox, SandboxLimits } from '../sandbox/types.js';
-import { uuidv7 } from '../store/index.js';
 import type { InboundWebhookPatch, NewInboundWebhook, RunQuery, Settings, Store } from '../store/types.js';
 import type { EmittedEvent } from '../events/index.js';
 import type { Enqueued, OutboundService, OutgoingWebhookInput } from '../outbound/index.js';
 import { createAdminAuth } from './auth.js';
 import type { EventCatalog } from '../events/index.js';
 import { unsavedDryRunSchema, type UnsavedDryRunBody } from './access-schemas.js';
+import { addAuditRoutes } from './audit-routes.js';
 import { addKeyRoutes } from './key-routes.js';
+import { dryRunScript, type DryRunInput, type DryRunTarget } from './dry-run.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { canSeeTenant, isPlatform, principalOf, requirePermission } from './principal.js';
 import type { RunReplayer } from './replay.js';
@@ -146,7 +146,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     const body = checkCreate(req.body);
     if (body.direction === 'outgoing') {
       assertCatalogEvents('events', body.events);
-      res.status(201).json(await createOutgoingWebhook(outgoing, scopeTenant(body, res)));
+      res.status(201).json(await createOutgoingWebhook(outgoing, scopeTenant(body, res), principalOf(res)));
       return;
     }
     requirePermission(res, 'platform');
@@ -154,7 +154,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     assertScript(input.jsScript);
     assertActions(input.allowedActions);
     assertCatalogEvents('emitEvents', input.emitEvents);
-    const webhook = await store.createInboundWebhook(input);
+    const webhook = await store.createInboundWebhook(input, principalOf(res));
     cache.invalidate();
     res.status(201).json(webhookView(webhook));
   });
@@ -167,9 +167,11 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     // The stored webhook's direction picks the schema the patch is checked against.
     if ((await loadWebhook(req.params.id, res)).direction === 'outgoing') {
       const body: unknown = req.body;
-      const scoped = body !== null && typeof body === 'object' && !Array.isArray(body) ? scopeTenant(body as { tenantId?: string | null }, res) : body;
-      assertCatalogEvents('events', (scoped as { events?: unknown } | null)?.events);
-      res.json(await patchOutgoingWebhook(outgoing, req.params.id, scoped));
+      // Another tenant's id is 403; the body itself is checked as sent (the stored tenantId is already the
+      // caller's, so nothing is added: an empty patch stays an empty patch, refused as for the platform admin).
+      if (body !== null && typeof body === 'object' && !Array.isArray(body)) scopeTenant(body as { tenantId?: string | null }, res);
+      assertCatalogEvents('events', (body as { events?: unknown } | null)?.events);
+      res.json(await patchOutgoingWebhook(outgoing, req.params.id, body, principalOf(res)));
       return;
     }
     requirePermission(res, 'platform');
@@ -177,7 +179,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     assertScript(patch.jsScript);
     assertActions(patch.allowedActions);
     assertCatalogEvents('emitEvents', patch.emitEvents);
-    const updated = await store.updateInboundWebhook(req.params.id, patch);
+    const updated = await store.updateInboundWebhook(req.params.id, patch, principalOf(res));
     if (!updated) throw new AppError('webhook_not_found', `No inbound webhook with id ${req.params.id}`);
     cache.invalidate();
     res.json(webhookView(updated));
@@ -185,7 +187,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
 
   router.delete('/webhooks/:id', async (req: Request<{ id: string }>, res: Response) => {
     if ((await loadWebhook(req.params.id, res)).direction === 'inbound') requirePermission(res, 'platform');
-    if (!(await store.deleteWebhook(req.params.id))) {
+    if (!(await store.deleteWebhook(req.params.id, principalOf(res)))) {
       throw new AppError('webhook_not_found', `No webhook with id ${req.params.id}`);
     }
     cache.invalidate();
@@ -193,43 +195,8 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
   });
 
   /** Runs a script with stub actions: the answer of both dry-run routes. Nothing is emitted or changed. */
-  const dryRun = async (
-    target: { provider: string; jsScript: string; allowedActions: string[]; emitEvents: string[] | null },
-    input: { body: unknown; headers?: Record<string, string> },
-  ) => {
-    const outcome = await executeScript({
-      runId: uuidv7(),
-      target: { ...target, scriptKey: scriptKeyOf(target.jsScript) },
-      body: input.body,
-      headers: normaliseHeaders(input.headers ?? {}),
-      settings: await cache.getSettings(),
-      registry,
-      sandbox: options.sandbox,
-      // Stub actions: the call is recorded with its arguments and answers null; nothing real runs.
-      callAction: async () => null,
-      limits: options.limits,
-      keepArgs: true,
-    });
-    // What the run would emit is checked against the event catalog, as a real run's is.
-    if (outcome.status === 'ok' && outcome.emit && options.events) {
-      try {
-        options.events.check(outcome.emit.event, outcome.emit.data);
-      } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-        outcome.status = 'error';
-        outcome.error = { code: err.code, message: err.message };
-      }
-    }
-    return {
-      status: outcome.status,
-      result: outcome.result,
-      emit: outcome.emit,
-      logs: outcome.logs,
-      actionsCalled: outcome.actionsCalled,
-      durationMs: outcome.durationMs,
-      ...(outcome.error ? { error: outcome.error } : {}),
-    };
-  };
+  const dryRun = async (target: DryRunTarget, input: DryRunInput) =>
+    dryRunScript({ registry, sandbox: options.sandbox, settings: await cache.getSettings(), limits: options.limits, events: options.events }, target, input);
 
   router.post('/webhooks/:id/dry-run', async (req: Request<{ id: string }>, res: Response) => {
     const input = checkDryRun(req.body);
@@ -281,6 +248,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
   });
 
   addKeyRoutes(router, { store, onRevoke: () => auth.forget() });
+  addAuditRoutes(router, { store });
 
   router.get('/actions', async (_req, res) => {
     const settings = await cache.getSettings();
@@ -304,7 +272,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
   router.patch('/settings', async (req: Request, res: Response) => {
     const settings = checkSettings(req.body);
     assertActions(settings.enabledWebhookActions);
-    const saved = await store.saveSettings({ enabledWebhookActions: [...settings.enabledWebhookActions].sort() });
+    const saved = await store.saveSettings({ enabledWebhookActions: [...settings.enabledWebhookActions].sort() }, principalOf(res));
     cache.invalidate();
     res.json(saved);
   });
@@ -334,6 +302,16 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
   router.post('/runs/:id/replay', async (req: Request<{ id: string }>, res: Response) => {
     if (!options.replay) throw new AppError('run_not_replayable', 'This engine keeps no stored requests to replay.');
     const replayed = await options.replay(req.params.id);
+    // Audited after the fact: the new run is written by the run recorder, outside any transaction of ours.
+    const webhook = replayed.webhookId ? await store.getWebhook(replayed.webhookId) : null;
+    await store.insertAuditEntry({
+      actor: principalOf(res),
+      action: 'run.replayed',
+      targetType: 'run',
+      targetId: replayed.replayOf,
+      tenantId: webhook?.tenantId ?? null,
+      changes: { replayRunId: { after: replayed.id }, status: { after: replayed.status } },
+    });
     res.status(201).json(replayed);
   });
 

@@ -105,22 +105,27 @@ export class Inbox {
    */
   async insertDone(items: NewInboxItem[]): Promise<void> {
     if (items.length === 0) return;
-    const rows = items.map((item) => ({
-      id: item.id,
-      webhook_id: item.webhookId,
-      provider: item.provider,
-      delivery_key: null,
-      mode: item.mode,
-      status: 'done',
-      content_type: item.contentType,
-      headers: jsonb(item.headers),
-      body: item.body,
-      attempts: 1,
-      run_id: item.runId,
-      finished_at: this.#knex.fn.now(),
-    }));
-    // 12 columns a row: 4,000 rows stay under PostgreSQL's 65,535 bind parameters.
-    for (let i = 0; i < rows.length; i += 4000) await this.#knex('inbox').insert(rows.slice(i, i + 4000)).onConflict('id').ignore();
+    // The batch crosses as ONE JSON parameter expanded by the database (far cheaper per row than a
+    // VALUES list on PGlite); 4,000 rows a statement bounds its size.
+    for (let i = 0; i < items.length; i += 4000) {
+      const rows = items.slice(i, i + 4000).map((item) => ({
+        id: item.id,
+        webhook_id: item.webhookId,
+        provider: item.provider,
+        mode: item.mode,
+        content_type: item.contentType,
+        headers: item.headers,
+        body: item.body,
+        run_id: item.runId,
+      }));
+      await this.#knex.raw(
+        `insert into inbox (id, webhook_id, provider, delivery_key, mode, status, content_type, headers, body, attempts, run_id, finished_at)
+         select id, webhook_id, provider, null, mode, 'done', content_type, headers, body, 1, run_id, now()
+         from jsonb_to_recordset(?::jsonb) as r(id uuid, webhook_id uuid, provider text, mode text, content_type text, headers jsonb, body text, run_id uuid)
+         on conflict (id) do nothing`,
+        [JSON.stringify(rows)],
+      );
+    }
   }
 
   async #insert(item: NewInboxItem, options: AcceptOptions): Promise<boolean> {

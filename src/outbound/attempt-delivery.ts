@@ -20,6 +20,15 @@ export interface AttemptContext {
   maxDelayMs: number;
   disablePolicy: DisablePolicy;
   logger: Logger;
+  /** Records a completion; default `completeDelivery` (the worker passes its batching `CompletionWriter`). */
+  complete?: (input: CompleteInput) => Promise<Completed>;
+}
+
+export interface AttemptOptions {
+  /** Aborts the HTTP request (shutdown); the attempt is then recorded as a retryable `aborted`. */
+  signal?: AbortSignal;
+  /** Told once the HTTP part is over (or skipped), before the outcome is recorded. */
+  onSent?: () => void;
 }
 
 export interface AttemptOutcome {
@@ -52,9 +61,11 @@ export function deliveryHeaders(delivery: Pick<ClaimedDelivery, 'id' | 'event' |
  * (retry at a back-off, succeeded, failed) and the endpoint's health. A test ping is never retried and
  * never counts for health. Never throws for the endpoint's failures; a database error does throw.
  */
-export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDelivery, signal?: AbortSignal): Promise<AttemptOutcome> {
+export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDelivery, options: AttemptOptions = {}): Promise<AttemptOutcome> {
   const { endpoint } = delivery;
+  const { signal } = options;
   const base = { deliveryId: delivery.id, webhookId: delivery.webhookId, leaseToken: delivery.leaseToken };
+  const complete = ctx.complete ?? ((input: CompleteInput) => completeDelivery(ctx.knex, input));
 
   const skip = !delivery.test && !endpoint.isActive
     ? { code: 'endpoint_inactive', message: 'The webhook was inactive when its turn came; redeliver after activating it.' }
@@ -63,14 +74,26 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
       : null;
   if (skip) {
     const step: NextStep = { status: 'failed', error: skip, disableEndpoint: false };
-    const completed = await completeDelivery(ctx.knex, { ...base, now: new Date(ctx.now()), attempt: null, next: { status: 'failed' }, lastStatusCode: null, lastError: skip, health: null });
+    options.onSent?.();
+    const completed = await complete({ ...base, now: new Date(ctx.now()), attempt: null, next: { status: 'failed' }, lastStatusCode: null, lastError: skip, health: null });
     return { attempt: null, step, completed };
   }
 
   const attemptId = uuidv7();
   const startedAt = ctx.now();
-  const headers = deliveryHeaders(delivery, endpoint.secrets, attemptId, startedAt);
-  const result: AttemptResult = await ctx.transport({ url: endpoint.url, body: delivery.payload, headers, timeoutMs: endpoint.timeoutMs, ...(signal ? { signal } : {}) });
+  // Secrets that could not be decrypted (wrong key, altered row): recorded as a failed attempt, never signed with.
+  const notSigned = endpoint.secretsError;
+  if (notSigned) ctx.logger.error('delivery not sent: the endpoint\'s stored secret cannot be decrypted', { deliveryId: delivery.id, webhookId: delivery.webhookId, code: notSigned.code });
+  const result: AttemptResult = notSigned
+    ? { statusCode: null, retryAfter: null, responseExcerpt: null, responseTruncated: false, durationMs: 0, error: notSigned }
+    : await ctx.transport({
+        url: endpoint.url,
+        body: delivery.payload,
+        headers: deliveryHeaders(delivery, endpoint.secrets, attemptId, startedAt),
+        timeoutMs: endpoint.timeoutMs,
+        ...(signal ? { signal } : {}),
+      });
+  options.onSent?.();
   const nowMs = ctx.now();
   const verdict = classifyAttempt(result, nowMs);
   const settings = { maxRetries: delivery.test ? 0 : endpoint.maxRetries, retryDelayMs: endpoint.retryDelayMs, maxDelayMs: ctx.maxDelayMs };
@@ -83,7 +106,7 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
   const lastError: AttemptError | null = step.status === 'succeeded' ? null : step.error;
   const outcome = step.status === 'succeeded' ? 'succeeded' : step.status === 'pending' ? 'retry' : 'failed';
   const health: CompleteInput['health'] =
-    delivery.test || shutdown ? null : verdict.kind === 'succeeded' ? { ok: true } : { ok: false, disable: verdict.kind === 'gone' ? 'gone' : ctx.disablePolicy };
+    delivery.test || shutdown || notSigned ? null : verdict.kind === 'succeeded' ? { ok: true } : { ok: false, disable: verdict.kind === 'gone' ? 'gone' : ctx.disablePolicy };
   const attempt: DeliveryAttempt = {
     id: attemptId,
     number: delivery.attemptNumber,
@@ -96,7 +119,7 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
     error: lastError,
     outcome,
   };
-  const completed = await completeDelivery(ctx.knex, {
+  const completed = await complete({
     ...base,
     now: new Date(nowMs),
     attempt: { ...attempt, startedAt: new Date(startedAt) },

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { AppError } from '../errors.js';
-import { uuidv7 } from '../store/index.js';
+import { uuidv7, type SecretBox } from '../store/index.js';
 import { toClaimed, type ClaimedDelivery } from './delivery-queue.js';
 import type { StoredSecret } from './endpoint-secrets.js';
 import type { AttemptError } from './http-transport.js';
@@ -153,7 +153,7 @@ export async function redeliver(knex: Knex, id: string, now: Date): Promise<Deli
 export async function insertTestDelivery(
   knex: Knex,
   webhookId: string,
-  options: { now: Date; owner: string; leaseMarginMs: number },
+  options: { now: Date; owner: string; leaseMarginMs: number; secrets: SecretBox },
 ): Promise<ClaimedDelivery | null> {
   if (!UUID.test(webhookId)) return null;
   return knex.transaction(async (trx) => {
@@ -216,6 +216,7 @@ export async function insertTestDelivery(
         payload,
       },
       now,
+      options.secrets,
     );
   });
 }

@@ -1,8 +1,9 @@
 import type { Knex } from 'knex';
-import { uuidv7 } from '../store/index.js';
+import { isAppError } from '../errors.js';
+import { SQLSTATE, uuidv7, type SecretBox } from '../store/index.js';
 import { queryOutgoingByEvent } from '../store/queries.js';
 import { recordFailure, recordSuccess, disableEndpoint, type DisablePolicy } from './endpoint-health.js';
-import { activeSecrets, type StoredSecret } from './endpoint-secrets.js';
+import { openActiveSecrets, type StoredSecret } from './endpoint-secrets.js';
 import type { AttemptError } from './http-transport.js';
 import { rowsOf } from './rows.js';
 import type { AttemptOutcome, Envelope, WebhookDisabledData } from './types.js';
@@ -29,49 +30,92 @@ export interface Enqueued {
   deliveryIds: string[];
 }
 
-/** Bound parameters per statement stay under PostgreSQL's 65,535. */
-const DELIVERIES_PER_INSERT = 5000;
+/**
+ * A CTE that makes the statement commit without waiting for its WAL to reach the disk: `set_config(…,
+ * true)` sets `synchronous_commit = off` for the statement's own transaction only. Joined into the queue's
+ * bookkeeping statements — claims, completions, the retention prune — and never into the outbox write. A
+ * PostgreSQL crash may forget the last fraction of a second of such commits, and forgetting a claim or a
+ * completion only puts a delivery back where a worker sends it again (at least once; receivers deduplicate
+ * on `webhook-id`); a forgotten prune is redone. What it saves is an fsync per statement, which on
+ * ordinary disks is the queue's ceiling.
+ */
+export const RELAXED_COMMIT = `relaxed as materialized (select set_config('synchronous_commit', 'off', true) as setting)`;
+
+/** The outbox write, one statement: the messages, and a delivery per endpoint referring to each. */
+const INSERT_MESSAGES_AND_DELIVERIES = `
+with messages as (
+  insert into outbound_messages (id, event, tenant_id, payload, created_at)
+  select m.id, m.event, m.tenant_id, m.payload, m.at
+  from jsonb_to_recordset(?::jsonb) as m(id uuid, event text, tenant_id text, payload text, at timestamptz)
+  returning id
+)
+insert into outbound_deliveries (id, message_id, webhook_id, status, available_at, created_at, updated_at)
+select d.id, d.message_id, d.webhook_id, 'pending', d.at, d.at, d.at
+from jsonb_to_recordset(?::jsonb) as d(id uuid, message_id uuid, webhook_id uuid, at timestamptz)`;
+
+/** Tries of the outbox write when an endpoint was deleted between finding it and inserting its delivery. */
+const ENQUEUE_TRIES = 3;
+
+/** An event to enqueue, with the moment it was emitted (the envelope's `timestamp`). */
+export interface EnqueueItem {
+  input: EnqueueInput;
+  now: Date;
+}
 
 /**
- * The outbox write: finds the active endpoints subscribed to the event (the GIN-indexed `findByEvent`
- * query) and inserts the message and one delivery per endpoint in one transaction, with a NOTIFY that
- * PostgreSQL sends at commit. Nothing is written when no endpoint is subscribed (returns null).
+ * The outbox write for several events at once: finds the active endpoints subscribed to each (the
+ * GIN-indexed `findByEvent` query, once per event name and tenant), then inserts every message and one
+ * delivery per endpoint in one statement — all or nothing, and committed (flushed to disk) when it
+ * resolves. Answers per event its ids, or null when no endpoint is subscribed (nothing is written for it).
+ * The caller wakes the workers once it has committed: a NOTIFY inside the write would take PostgreSQL's
+ * database-wide notify lock across the commit's fsync and serialise every emit.
  */
-export async function enqueueEvent(knex: Knex, input: EnqueueInput, options: { now: Date; notifyChannel: string | null }): Promise<Enqueued | null> {
-  return knex.transaction(async (trx) => {
-    const endpoints: Array<{ id: string }> = await queryOutgoingByEvent(trx, input.event, input.tenantId).select('id');
-    if (endpoints.length === 0) return null;
-    const messageId = uuidv7(options.now.getTime());
-    const envelope: Envelope = {
-      id: messageId,
-      event: input.event,
-      version: '1',
-      timestamp: options.now.toISOString(),
-      data: input.data === undefined ? null : input.data,
-      metadata: input.metadata,
+export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[]): Promise<Array<Enqueued | null>> {
+  for (let tries = 1; ; tries++) {
+    const subscribers = new Map<string, Promise<string[]>>();
+    const endpointsOf = ({ event, tenantId }: EnqueueInput) => {
+      const key = JSON.stringify([event, tenantId]);
+      let found = subscribers.get(key);
+      if (!found) {
+        found = queryOutgoingByEvent(knex, event, tenantId)
+          .select('id')
+          .then((rows: Array<{ id: string }>) => rows.map((r) => r.id));
+        subscribers.set(key, found);
+      }
+      return found;
     };
-    await trx('outbound_messages').insert({
-      id: messageId,
-      event: input.event,
-      tenant_id: input.tenantId,
-      payload: JSON.stringify(envelope),
-      created_at: options.now,
+    const endpoints = await Promise.all(items.map((item) => endpointsOf(item.input)));
+    const messages: Array<{ id: string; event: string; tenant_id: string | null; payload: string; at: string }> = [];
+    const deliveries: Array<{ id: string; message_id: string; webhook_id: string; at: string }> = [];
+    const results = items.map(({ input, now }, i): Enqueued | null => {
+      const webhookIds = endpoints[i] as string[];
+      if (webhookIds.length === 0) return null;
+      const at = now.toISOString();
+      const messageId = uuidv7(now.getTime());
+      const envelope: Envelope = { id: messageId, event: input.event, version: '1', timestamp: at, data: input.data === undefined ? null : input.data, metadata: input.metadata };
+      messages.push({ id: messageId, event: input.event, tenant_id: input.tenantId, payload: JSON.stringify(envelope), at });
+      const deliveryIds = webhookIds.map((webhookId) => {
+        const id = uuidv7(now.getTime());
+        deliveries.push({ id, message_id: messageId, webhook_id: webhookId, at });
+        return id;
+      });
+      return { messageId, deliveryIds };
     });
-    const rows = endpoints.map((endpoint) => ({
-      id: uuidv7(options.now.getTime()),
-      message_id: messageId,
-      webhook_id: endpoint.id,
-      status: 'pending',
-      available_at: options.now,
-      created_at: options.now,
-      updated_at: options.now,
-    }));
-    for (let i = 0; i < rows.length; i += DELIVERIES_PER_INSERT) {
-      await trx('outbound_deliveries').insert(rows.slice(i, i + DELIVERIES_PER_INSERT));
+    if (messages.length === 0) return results;
+    try {
+      await knex.raw(INSERT_MESSAGES_AND_DELIVERIES, [JSON.stringify(messages), JSON.stringify(deliveries)]);
+      return results;
+    } catch (err) {
+      if (tries < ENQUEUE_TRIES && (err as { code?: unknown }).code === SQLSTATE.foreignKeyViolation) continue;
+      throw err;
     }
-    if (options.notifyChannel) await trx.raw('select pg_notify(?, ?)', [options.notifyChannel, '']);
-    return { messageId, deliveryIds: rows.map((r) => r.id) };
-  });
+  }
+}
+
+/** The outbox write for one event (see `enqueueEvents`). */
+export async function enqueueEvent(knex: Knex, input: EnqueueInput, options: { now: Date }): Promise<Enqueued | null> {
+  const [enqueued] = await enqueueEvents(knex, [{ input, now: options.now }]);
+  return enqueued ?? null;
 }
 
 /** A delivery a worker holds the lease on, with what it needs to send it. */
@@ -91,6 +135,8 @@ export interface ClaimedDelivery {
     url: string;
     /** Current secret first, then any still within a rotation's grace period. */
     secrets: string[];
+    /** Set (and `secrets` empty) when the stored secrets could not be decrypted: the attempt is not sent. */
+    secretsError?: AttemptError;
     isActive: boolean;
     tenantId: string | null;
     maxRetries: number;
@@ -120,6 +166,8 @@ export interface DbClaimed {
 }
 
 export interface ClaimOptions {
+  /** Decrypts the endpoints' stored secrets (the store's SecretBox). */
+  secrets: SecretBox;
   /** Recorded with each lease and attempt. */
   owner: string;
   limit: number;
@@ -140,7 +188,8 @@ export interface ClaimOptions {
  * concurrent claimers never take the same row (the LIMIT applies after the skipping, so concurrent
  * claimers take consecutive batches rather than fighting over the first), and leased (status `sending`, a new lease token, an expiry
  * of timeout + margin) before the statement commits — the HTTP call happens after, outside any transaction.
- * The attempt counters go up at claim time, so an attempt lost with a crashed process still counts.
+ * The attempt counters go up at claim time, so an attempt lost with a crashed process still counts. The
+ * commit does not wait for the disk (`RELAXED_COMMIT`): a claim lost with the database is claimed again.
  */
 export const CLAIM_SQL = `
 with candidates as (
@@ -155,13 +204,15 @@ with candidates as (
   ) ranked
   where rn + coalesce(((?::jsonb) ->> (webhook_id::text))::int, 0) <= ?
 ), picked as (
+  -- By primary key only. The status test is written so that the partial due index cannot serve it: with
+  -- missing statistics (a young table) the planner would otherwise scan every due row here.
   select d.id from outbound_deliveries d
-  where d.id in (select id from candidates)
-    and d.status in ('pending', 'sending') and d.available_at <= ?::timestamptz
+  where d.id = any (array(select id from candidates))
+    and d.status not in ('succeeded', 'failed') and d.available_at <= ?::timestamptz
   order by d.available_at, d.id
   limit ?
   for update of d skip locked
-)
+), ${RELAXED_COMMIT}
 update outbound_deliveries d set
   status = 'sending',
   lease_token = gen_random_uuid(),
@@ -170,7 +221,7 @@ update outbound_deliveries d set
   round_attempts = d.round_attempts + 1,
   attempt_count = d.attempt_count + 1,
   updated_at = ?::timestamptz
-from picked, webhooks w, outbound_messages m
+from picked, webhooks w, outbound_messages m, relaxed
 where d.id = picked.id and w.id = d.webhook_id and m.id = d.message_id
 returning d.id, d.message_id, d.webhook_id, d.lease_token, d.round_attempts, d.attempt_count, d.is_test,
   m.event, m.payload, w.url, w.secret, w.previous_secrets, w.is_active, w.tenant_id,
@@ -193,10 +244,20 @@ export async function claimDeliveries(knex: Knex, options: ClaimOptions): Promis
     options.leaseMarginMs,
     now,
   ]);
-  return rowsOf<DbClaimed>(result).map((row) => toClaimed(row, options.now));
+  return rowsOf<DbClaimed>(result).map((row) => toClaimed(row, options.now, options.secrets));
 }
 
-export function toClaimed(row: DbClaimed, now: Date): ClaimedDelivery {
+/** The signing secrets of a claimed row, decrypted; a key or integrity failure becomes an error on that delivery alone. */
+function claimedSecrets(row: DbClaimed, now: Date, box: SecretBox): Pick<ClaimedDelivery['endpoint'], 'secrets' | 'secretsError'> {
+  try {
+    return { secrets: openActiveSecrets(box, row.secret, row.previous_secrets, now) };
+  } catch (err) {
+    if (!isAppError(err)) throw err;
+    return { secrets: [], secretsError: { code: err.code, message: err.message } };
+  }
+}
+
+export function toClaimed(row: DbClaimed, now: Date, box: SecretBox): ClaimedDelivery {
   return {
     id: row.id,
     messageId: row.message_id,
@@ -209,7 +270,7 @@ export function toClaimed(row: DbClaimed, now: Date): ClaimedDelivery {
     payload: row.payload,
     endpoint: {
       url: row.url,
-      secrets: activeSecrets(row.secret, row.previous_secrets, now),
+      ...claimedSecrets(row, now, box),
       isActive: row.is_active,
       tenantId: row.tenant_id,
       maxRetries: Number(row.max_retries),
@@ -217,6 +278,20 @@ export function toClaimed(row: DbClaimed, now: Date): ClaimedDelivery {
       timeoutMs: Number(row.timeout_ms),
     },
   };
+}
+
+/**
+ * Gives claimed deliveries back unsent (still under our lease): pending and due at `now`, the claim's
+ * attempt counters taken back, since no attempt was made.
+ */
+export async function releaseDeliveries(knex: Knex, leases: ReadonlyArray<Pick<ClaimedDelivery, 'id' | 'leaseToken'>>, now: Date): Promise<void> {
+  await knex.raw(
+    `update outbound_deliveries d set status = 'pending', available_at = ?::timestamptz, lease_token = null, lease_owner = null,
+       round_attempts = d.round_attempts - 1, attempt_count = d.attempt_count - 1, updated_at = ?::timestamptz
+     from jsonb_to_recordset(?::jsonb) as r(id uuid, lease_token uuid)
+     where d.id = r.id and d.lease_token = r.lease_token and d.status = 'sending'`,
+    [now.toISOString(), now.toISOString(), JSON.stringify(leases.map((l) => ({ id: l.id, lease_token: l.leaseToken })))],
+  );
 }
 
 /** When the earliest open delivery is due (or its lease ends); null when the queue is empty. */
@@ -266,7 +341,8 @@ export interface Completed {
 /**
  * Records an attempt and moves the delivery on, in one short transaction: the attempt row, the delivery's
  * new status (only while our lease token still holds it), and the endpoint's health — which may disable
- * the endpoint (410 at once, or after failing for the configured stretch).
+ * the endpoint (410 at once, or after failing for the configured stretch). The worker batches the
+ * common completions instead (completion-writer.ts); this is the one-at-a-time path.
  */
 export async function completeDelivery(knex: Knex, input: CompleteInput): Promise<Completed> {
   return knex.transaction(async (trx) => {

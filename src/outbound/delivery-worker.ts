@@ -1,13 +1,16 @@
+import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
 import type { Logger } from '../logger.js';
+import type { SecretBox } from '../store/index.js';
 import { attemptDelivery, type AttemptContext, type AttemptOutcome } from './attempt-delivery.js';
-import { claimDeliveries, nextDueAt, type ClaimedDelivery } from './delivery-queue.js';
+import { claimDeliveries, nextDueAt, releaseDeliveries, type ClaimedDelivery } from './delivery-queue.js';
 import type { WebhookDisabledData } from './types.js';
 
 export interface DeliveryWorkerConfig {
-  /** Deliveries in flight in this process at once (default 10). */
+  /** Requests in flight in this process at once (default 10); as many more rows may be claimed, waiting for a slot. */
   concurrency: number;
-  /** Deliveries to one endpoint in flight in this process at once (default 4). */
+  /** Deliveries to one endpoint held by this process at once, waiting or being sent (default 4). */
   perEndpointConcurrency: number;
   /** Longest sleep between two looks at the queue, whatever wakes us or not (default 1000 ms). */
   pollMs: number;
@@ -27,6 +30,8 @@ export const WORKER_DEFAULTS: DeliveryWorkerConfig = {
 
 export interface DeliveryWorkerOptions {
   knex: Knex;
+  /** Decrypts the endpoints' stored secrets (the store's SecretBox). */
+  secrets: SecretBox;
   attempt: AttemptContext;
   config: DeliveryWorkerConfig;
   logger: Logger;
@@ -36,18 +41,53 @@ export interface DeliveryWorkerOptions {
   onAttempt?: (delivery: ClaimedDelivery, outcome: AttemptOutcome) => void;
 }
 
+/** Claimed rows that may wait for a free slot, per slot: the next claim runs while they are sent. */
+const PREFETCH_PER_SLOT = 1;
 /**
- * Takes due deliveries from the queue and sends them, up to `concurrency` at once and
+ * Once this much room for claimed rows is free, a claim runs at once; below it, a claim waits for more
+ * room or until `CLAIM_COALESCE_MS` after the previous one — so one claim takes several rows rather than
+ * one per finished request.
+ */
+const CLAIM_BATCH_SHARE = 0.5;
+const CLAIM_COALESCE_MS = 5;
+/** Attempts sent but not yet recorded, per slot, beyond which no more are claimed (the database is behind). */
+const MAX_UNRECORDED_PER_SLOT = 4;
+/**
+ * A claimed row waits for a slot at most this share of the lease margin; after that it goes back to the
+ * queue unsent, so its lease (timeout + margin from the claim) still outlasts the attempt when it is sent.
+ */
+const MAX_WAIT_SHARE_OF_MARGIN = 0.5;
+
+interface Waiting {
+  delivery: ClaimedDelivery;
+  claimedAt: number;
+}
+
+/**
+ * Takes due deliveries from the queue and sends them, up to `concurrency` requests at once and
  * `perEndpointConcurrency` per endpoint. It looks at the queue when woken (a local enqueue, a NOTIFY),
- * when an attempt finishes, when the earliest retry falls due, and at least every `pollMs`. Claims lease
+ * when a request finishes, when the earliest retry falls due, and at least every `pollMs`. Claims lease
  * rows in the database, so any number of workers in any number of processes share one queue.
+ *
+ * Pipelined: a claim may take up to `concurrency` rows more than there are free slots (never more than
+ * `perEndpointConcurrency` per endpoint, waiting or sending), so the next claim runs while those are being
+ * sent; a slot is free again as soon as its request is answered, and the outcome is recorded meanwhile,
+ * in batches (the lease keeps the row from being claimed again until then). A row that could not start
+ * soon enough, or that is still waiting at stop, goes back to the queue unsent.
  * The loop never throws: database errors are logged and it tries again at the next poll.
  */
 export class DeliveryWorker {
   readonly #options: DeliveryWorkerOptions;
+  /** Every started delivery until its outcome is recorded (and every release in progress), by lease token. */
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** Claimed, waiting for a slot (oldest first). */
+  #waiting: Waiting[] = [];
+  /** Requests being sent: the slots in use. */
+  #sending = 0;
+  /** Claimed rows per endpoint, waiting or sending: what the claim's per-endpoint cap counts. */
   readonly #perEndpoint = new Map<string, number>();
   readonly #abort = new AbortController();
+  #lastClaimAt = -Infinity;
   #running = false;
   #loop: Promise<void> | null = null;
   #wakeRequested = false;
@@ -55,11 +95,13 @@ export class DeliveryWorker {
 
   constructor(options: DeliveryWorkerOptions) {
     this.#options = options;
+    // Every request in flight listens on the shutdown signal: not a leak past `concurrency`.
+    setMaxListeners(options.config.concurrency + 10, this.#abort.signal);
   }
 
-  /** Deliveries being sent by this worker right now. */
+  /** Deliveries this worker holds right now: waiting for a slot, being sent, or sent and being recorded. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#inFlight.size + this.#waiting.length;
   }
 
   start(): void {
@@ -75,14 +117,16 @@ export class DeliveryWorker {
   }
 
   /**
-   * Stops claiming, gives in-flight attempts `stopTimeoutMs` to finish, then aborts the rest (they are
-   * recorded as retryable `aborted` attempts, or their leases run out and another worker takes them).
+   * Stops claiming and puts back the rows still waiting for a slot, gives in-flight attempts
+   * `stopTimeoutMs` to finish, then aborts the rest (they are recorded as retryable `aborted` attempts, or
+   * their leases run out and another worker takes them).
    */
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
     this.wake();
     await this.#loop;
+    this.#putBack(this.#waiting.splice(0));
     const pending = Promise.allSettled([...this.#inFlight.values()]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -98,31 +142,43 @@ export class DeliveryWorker {
   async #run(): Promise<void> {
     const { config, knex, logger } = this.#options;
     const now = this.#options.attempt.now;
+    const capacity = config.concurrency * (1 + PREFETCH_PER_SLOT);
     while (this.#running) {
       this.#wakeRequested = false;
       let sleepMs = config.pollMs;
       try {
-        const free = config.concurrency - this.#inFlight.size;
-        if (free > 0) {
+        this.#dispatch();
+        const held = this.#sending + this.#waiting.length;
+        const room = capacity - held;
+        const behind = this.#inFlight.size - this.#sending >= config.concurrency * MAX_UNRECORDED_PER_SLOT;
+        const canClaim = room > 0 && !behind;
+        const coalesceMs = held === 0 || room >= Math.ceil(capacity * CLAIM_BATCH_SHARE) ? 0 : CLAIM_COALESCE_MS - (performance.now() - this.#lastClaimAt);
+        if (canClaim && coalesceMs > 0) {
+          sleepMs = coalesceMs;
+        } else if (canClaim) {
+          this.#lastClaimAt = performance.now();
           const claimed = await claimDeliveries(knex, {
+            secrets: this.#options.secrets,
             owner: this.#options.attempt.worker,
-            limit: free,
+            limit: room,
             now: new Date(now()),
             leaseMarginMs: config.leaseMarginMs,
             perEndpoint: config.perEndpointConcurrency,
             busy: this.#perEndpoint,
           });
-          for (const delivery of claimed) this.#send(delivery);
-          if (claimed.length === free) continue;
-          if (claimed.length === 0) {
-            // Nothing claimable now: sleep until the earliest row falls due (a retry, a lease running out).
-            const due = await nextDueAt(knex);
-            if (due) {
-              const wait = due.getTime() - now();
-              if (wait > 0) sleepMs = Math.min(Math.max(wait, 5), config.pollMs);
-            }
-          } else {
-            sleepMs = 0;
+          const claimedAt = performance.now();
+          for (const delivery of claimed) {
+            this.#perEndpoint.set(delivery.webhookId, (this.#perEndpoint.get(delivery.webhookId) ?? 0) + 1);
+            this.#waiting.push({ delivery, claimedAt });
+          }
+          this.#dispatch();
+          if (claimed.length === room) continue;
+          // Fewer than asked for: sleep until woken — by each of those requests when it is answered, or by
+          // new work — or, when none at all, until the earliest row falls due (a retry, a lease running out).
+          const due = claimed.length === 0 ? await nextDueAt(knex) : null;
+          if (due) {
+            const wait = due.getTime() - now();
+            if (wait > 0) sleepMs = Math.min(Math.max(wait, 5), config.pollMs);
           }
         }
       } catch (err) {
@@ -147,25 +203,68 @@ export class DeliveryWorker {
     });
   }
 
+  /** Starts waiting rows while slots are free; rows that waited too long go back to the queue. */
+  #dispatch(): void {
+    const { concurrency, leaseMarginMs } = this.#options.config;
+    const stale: Waiting[] = [];
+    while (this.#sending < concurrency && this.#waiting.length > 0) {
+      const next = this.#waiting.shift() as Waiting;
+      if (performance.now() - next.claimedAt > leaseMarginMs * MAX_WAIT_SHARE_OF_MARGIN) stale.push(next);
+      else this.#send(next.delivery);
+    }
+    if (stale.length > 0) this.#putBack(stale);
+  }
+
+  #endpointDone(webhookId: string): void {
+    const left = (this.#perEndpoint.get(webhookId) ?? 1) - 1;
+    if (left > 0) this.#perEndpoint.set(webhookId, left);
+    else this.#perEndpoint.delete(webhookId);
+  }
+
+  /** Gives claimed rows back to the queue unsent, due now (tracked, so `stop` waits for it). */
+  #putBack(rows: Waiting[]): void {
+    if (rows.length === 0) return;
+    const key = rows[0]?.delivery.leaseToken as string;
+    const run = releaseDeliveries(this.#options.knex, rows.map((r) => r.delivery), new Date(this.#options.attempt.now()))
+      .catch((err: unknown) => {
+        // Their leases run out and any worker claims them again.
+        this.#options.logger.warn('claimed deliveries could not be put back', { count: rows.length, err: (err as Error).message });
+      })
+      .finally(() => {
+        for (const r of rows) this.#endpointDone(r.delivery.webhookId);
+        this.#inFlight.delete(key);
+        this.wake();
+      });
+    this.#inFlight.set(key, run);
+  }
+
   #send(delivery: ClaimedDelivery): void {
-    const { webhookId } = delivery;
-    this.#perEndpoint.set(webhookId, (this.#perEndpoint.get(webhookId) ?? 0) + 1);
+    const { webhookId, leaseToken } = delivery;
+    this.#sending += 1;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.#sending -= 1;
+      this.#endpointDone(webhookId);
+      // The slot goes to a waiting row at once; the loop claims more.
+      if (this.#running) this.#dispatch();
+      this.wake();
+    };
     const run = (async () => {
       try {
-        const outcome = await attemptDelivery(this.#options.attempt, delivery, this.#abort.signal);
+        const outcome = await attemptDelivery(this.#options.attempt, delivery, { signal: this.#abort.signal, onSent: release });
         if (outcome.completed.disabled) this.#options.onDisabled?.(outcome.completed.disabled, delivery.endpoint.tenantId);
         this.#options.onAttempt?.(delivery, outcome);
       } catch (err) {
         // The attempt may have been sent; the lease runs out and another claim sends it again (at least once).
         this.#options.logger.error('delivery attempt could not be recorded', { deliveryId: delivery.id, err: (err as Error).message });
       } finally {
-        const left = (this.#perEndpoint.get(webhookId) ?? 1) - 1;
-        if (left > 0) this.#perEndpoint.set(webhookId, left);
-        else this.#perEndpoint.delete(webhookId);
-        this.#inFlight.delete(delivery.id);
+        release();
+        this.#inFlight.delete(leaseToken);
         this.wake();
       }
     })();
-    this.#inFlight.set(delivery.id, run);
+    this.#inFlight.set(leaseToken, run);
   }
 }

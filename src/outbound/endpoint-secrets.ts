@@ -1,7 +1,13 @@
 import type { Knex } from 'knex';
+import { REDACTED } from '../audit/index.js';
+import { insertAuditEntry, type SecretBox } from '../store/index.js';
+import type { AuditActor } from '../store/types.js';
 import { WebhookSender } from './signing.js';
 
-/** A secret replaced by a rotation, still signing until `expiresAt`. */
+/**
+ * A secret replaced by a rotation, still signing until `expiresAt`. In the database (`previous_secrets`)
+ * `secret` is encrypted with the store's SecretBox, like the current `secret` column.
+ */
 export interface StoredSecret {
   secret: string;
   expiresAt: string;
@@ -17,27 +23,51 @@ export function activeSecrets(current: string, previous: StoredSecret[] | null |
 }
 
 /**
+ * `activeSecrets` of the stored (encrypted) columns: the current secret and the previous ones still in
+ * their grace period, decrypted; expired ones are not even decrypted.
+ *
+ * @throws AppError `secret_key_mismatch` / `secret_corrupt`: never a secret to sign with that is not the real one.
+ */
+export function openActiveSecrets(box: SecretBox, current: string, previous: StoredSecret[] | null | undefined, now: Date): string[] {
+  const live = (previous ?? []).filter((p) => Date.parse(p.expiresAt) > now.getTime());
+  return activeSecrets(box.decrypt(current), live.map((p) => ({ ...p, secret: box.decrypt(p.secret) })), now);
+}
+
+/**
  * Replaces an outgoing webhook's secret. The old one keeps signing alongside the new one for `graceMs`
  * (receivers see two signatures and can switch at their own pace); expired ones are dropped.
- * Returns the new secret, or null when there is no outgoing webhook with this id.
+ * Returns the new secret, or null when there is no outgoing webhook with this id. With an `actor`, the
+ * rotation is audited in the same transaction (the secrets themselves as "[redacted]").
  */
-export async function rotateSecret(knex: Knex, webhookId: string, options: { now: Date; graceMs: number }): Promise<string | null> {
+export async function rotateSecret(knex: Knex, webhookId: string, options: { now: Date; graceMs: number; secrets: SecretBox; actor?: AuditActor }): Promise<string | null> {
+  const box = options.secrets;
   return knex.transaction(async (trx) => {
     const row = await trx('webhooks')
       .where({ id: webhookId, direction: 'outgoing' })
       .forUpdate()
-      .first<{ secret: string; previous_secrets: StoredSecret[] | null } | undefined>('secret', 'previous_secrets');
+      .first<{ secret: string; previous_secrets: StoredSecret[] | null; tenant_id: string | null } | undefined>('secret', 'previous_secrets', 'tenant_id');
     if (!row) return null;
     const now = options.now.getTime();
     const kept = (row.previous_secrets ?? []).filter((p) => Date.parse(p.expiresAt) > now);
-    const previous: StoredSecret[] = [{ secret: row.secret, expiresAt: new Date(now + options.graceMs).toISOString() }, ...kept].slice(
+    // The replaced secret moves over as stored, encrypted (a legacy plaintext one is encrypted on the way).
+    const previous: StoredSecret[] = [{ secret: box.reseal(row.secret), expiresAt: new Date(now + options.graceMs).toISOString() }, ...kept].slice(
       0,
       MAX_PREVIOUS_SECRETS,
     );
     const secret = WebhookSender.generateSecret();
     await trx('webhooks')
       .where('id', webhookId)
-      .update({ secret, previous_secrets: JSON.stringify(previous), updated_at: options.now });
+      .update({ secret: box.encrypt(secret), previous_secrets: JSON.stringify(previous), updated_at: options.now });
+    if (options.actor) {
+      await insertAuditEntry(trx, {
+        actor: options.actor,
+        action: 'webhook.secret_rotated',
+        targetType: 'outgoing_webhook',
+        targetId: webhookId,
+        tenantId: row.tenant_id,
+        changes: { secret: { before: REDACTED, after: REDACTED } },
+      });
+    }
     return secret;
   });
 }

@@ -1,7 +1,8 @@
-import http from 'node:http';
-import https from 'node:https';
+import { request as httpRequest, type Agent, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { isAppError } from '../errors.js';
+import { createConnectionPool, type ConnectionPool } from './connection-pool.js';
 import { pinnedLookup, resolveWebhookTarget, systemResolver, type CheckedTarget, type Resolver, type UrlPolicy } from './url-guard.js';
 
 /** One POST of a webhook. */
@@ -35,8 +36,11 @@ export interface AttemptResult {
   error: AttemptError | null;
 }
 
-/** Sends one webhook request. The default is `createHttpTransport`; tests may pass their own. */
-export type HttpTransport = (request: OutgoingRequest) => Promise<AttemptResult>;
+/**
+ * Sends one webhook request. The default is `createHttpTransport`; tests may pass their own. `close`, when
+ * present, releases what the transport keeps between requests (pooled connections).
+ */
+export type HttpTransport = ((request: OutgoingRequest) => Promise<AttemptResult>) & { close?: () => void };
 
 export interface HttpTransportOptions {
   policy: UrlPolicy;
@@ -44,6 +48,8 @@ export interface HttpTransportOptions {
   /** Bytes of the response body kept (default 4096). The rest is never read. */
   excerptBytes?: number;
   userAgent?: string;
+  /** Keep-alive connections, one pool per checked address (default: a pool of its own). */
+  pool?: ConnectionPool;
 }
 
 const DEFAULT_EXCERPT_BYTES = 4096;
@@ -84,16 +90,18 @@ class AttemptAborted extends Error {
 
 /**
  * The production transport: checks the URL and resolves it (SSRF rules, every attempt), then POSTs over
- * node:http/https with the connection pinned to the checked address. Redirects are not followed (Node's
- * client never does). The response body is read only up to the excerpt size, then the socket is dropped,
- * so a huge or endless body costs nothing.
+ * node:http/https with the connection pinned to the checked address, reusing a keep-alive connection to
+ * that same address when one is idle. Redirects are not followed (Node's client never does). The response
+ * body is read only up to the excerpt size, then the socket is dropped, so a huge or endless body costs
+ * nothing.
  */
 export function createHttpTransport(options: HttpTransportOptions): HttpTransport {
   const resolver = options.resolver ?? systemResolver;
   const excerptBytes = options.excerptBytes ?? DEFAULT_EXCERPT_BYTES;
   const userAgent = options.userAgent ?? 'hookgate-webhooks/1';
+  const pool = options.pool ?? createConnectionPool();
 
-  return async (request) => {
+  const transport: HttpTransport = async (request) => {
     const started = performance.now();
     const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
     const failed = (error: AttemptError): AttemptResult => ({
@@ -120,7 +128,16 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         }
         throw err;
       }
-      const response = await post(target, request, userAgent, excerptBytes, controller.signal);
+      const agent = pool.agentFor(target);
+      let response: Response;
+      try {
+        response = await post(target, agent, request, userAgent, excerptBytes, controller.signal);
+      } catch (err) {
+        // A kept-alive connection the receiver closed as we wrote to it, before any answer: send once more
+        // on a fresh connection (the pattern the Node.js docs give for `reusedSocket`; at least once anyway).
+        if (!(err instanceof StaleSocket) || controller.signal.aborted) throw err instanceof StaleSocket ? err.cause : err;
+        response = await post(target, agent, request, userAgent, excerptBytes, controller.signal, { fresh: true });
+      }
       return { ...response, durationMs: elapsed(), error: null };
     } catch (err) {
       const reason = controller.signal.aborted ? controller.signal.reason : err;
@@ -132,6 +149,15 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
       request.signal?.removeEventListener('abort', onOuterAbort);
     }
   };
+  transport.close = () => pool.close();
+  return transport;
+}
+
+/** The request failed on a reused keep-alive socket before any answer: worth one more try. */
+class StaleSocket extends Error {
+  constructor(override readonly cause: unknown) {
+    super('The kept-alive connection was closed by the receiver.');
+  }
 }
 
 function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -154,12 +180,20 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 
 type Response = Pick<AttemptResult, 'statusCode' | 'retryAfter' | 'responseExcerpt' | 'responseTruncated'>;
 
-function post(target: CheckedTarget, request: OutgoingRequest, userAgent: string, excerptBytes: number, signal: AbortSignal): Promise<Response> {
+function post(
+  target: CheckedTarget,
+  agent: Agent,
+  request: OutgoingRequest,
+  userAgent: string,
+  excerptBytes: number,
+  signal: AbortSignal,
+  options: { fresh?: boolean } = {},
+): Promise<Response> {
   const { url } = target;
-  const client = url.protocol === 'https:' ? https : http;
   const body = Buffer.from(request.body, 'utf8');
   return new Promise<Response>((resolve, reject) => {
-    const req = client.request({
+    let answered = false;
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)({
       method: 'POST',
       protocol: url.protocol,
       // The name stays for SNI and Host; the lookup pins the connection to the checked address.
@@ -172,14 +206,18 @@ function post(target: CheckedTarget, request: OutgoingRequest, userAgent: string
         'content-length': String(body.length),
         'user-agent': userAgent,
       },
-      lookup: pinnedLookup(target) as unknown as http.RequestOptions['lookup'],
-      // A fresh connection per attempt: a pooled socket could outlive the address check it was made under.
-      agent: false,
+      lookup: pinnedLookup(target) as unknown as RequestOptions['lookup'],
+      // The agent of the checked address (see connection-pool.ts); a retry after a stale socket skips the pool.
+      agent: options.fresh ? false : agent,
       signal,
     });
     // `on`, not `once`: a destroy after the answer (excerpt full, timeout) may emit a late error.
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const stale = !answered && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+      reject(stale ? new StaleSocket(err) : err);
+    });
     req.once('response', (res) => {
+      answered = true;
       const retryAfter = headerValue(res.headers['retry-after']);
       const chunks: Buffer[] = [];
       let size = 0;

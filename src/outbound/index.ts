@@ -8,8 +8,10 @@ export { createHttpTransport, type HttpTransport, type HttpTransportOptions, typ
 export { checkAddress, parseWebhookUrl, resolveWebhookTarget, systemResolver, type Resolver, type UrlPolicy } from './url-guard.js';
 export { backoffDelayMs, classifyAttempt, nextStep, parseRetryAfter } from './retry-policy.js';
 export { WORKER_DEFAULTS, type DeliveryWorkerConfig } from './delivery-worker.js';
+export { groupMatchingDeliveries, matchingDeliveryIds, type DeliveryFilter, type DeliveryGroup } from './delivery-search.js';
 export type { ClaimedDelivery, Enqueued, EnqueueInput } from './delivery-queue.js';
 export type { AttemptOutcome } from './attempt-delivery.js';
+export type { PruneResult } from './delivery-retention.js';
 export {
   DELIVERY_STATUSES,
   WEBHOOK_DISABLED_EVENT,

@@ -3,15 +3,20 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { NewOutgoingWebhook, OutgoingWebhook, OutgoingWebhookPatch, Store } from '../store/types.js';
+import type { SecretBox } from '../store/index.js';
+import type { AuditActor, NewOutgoingWebhook, OutgoingWebhook, OutgoingWebhookPatch, Store } from '../store/types.js';
 import { attemptDelivery, type AttemptContext, type AttemptOutcome } from './attempt-delivery.js';
+import { CompletionWriter } from './completion-writer.js';
+import { GroupCommit } from './group-commit.js';
 import { getDelivery, insertTestDelivery, listDeliveries, redeliver } from './delivery-log.js';
-import { enqueueEvent, type ClaimedDelivery, type Enqueued, type EnqueueInput } from './delivery-queue.js';
+import { enqueueEvent, enqueueEvents, type ClaimedDelivery, type Enqueued, type EnqueueInput, type EnqueueItem } from './delivery-queue.js';
+import { DeliveryLogPruner, type PruneResult, type RetentionConfig } from './delivery-retention.js';
 import { DeliveryWorker, WORKER_DEFAULTS, type DeliveryWorkerConfig } from './delivery-worker.js';
 import { readHealth, resetHealth } from './endpoint-health.js';
 import { rotateSecret } from './endpoint-secrets.js';
 import { createHttpTransport, type HttpTransport } from './http-transport.js';
 import { notifyChannel, pgConnectionConfig, PgListener } from './pg-listener.js';
+import { PgNotifier } from './pg-notifier.js';
 import { rowsOf } from './rows.js';
 import { WebhookSender } from './signing.js';
 import { WEBHOOK_DISABLED_EVENT, type Delivery, type DeliveryQuery, type OperationalEvent } from './types.js';
@@ -37,6 +42,14 @@ export interface OutboundOptions {
   secretGraceMs?: number;
   /** Bytes of each response kept in the attempt log (default 4096). */
   responseExcerptBytes?: number;
+  /**
+   * Days a finished delivery (succeeded or failed) is kept after it finished, with its attempts; messages
+   * no delivery refers to any more go too. Default 30; 0 keeps everything. Pending and in-flight
+   * deliveries are never deleted. Worker processes prune, in bounded batches.
+   */
+  retentionDays?: number;
+  /** How often a worker process prunes the delivery log (default 1 h). */
+  pruneIntervalMs?: number;
   /** Injected in tests: the HTTP client, the DNS resolver, the clock and the randomness. */
   transport?: HttpTransport;
   resolver?: Resolver;
@@ -46,6 +59,8 @@ export interface OutboundOptions {
   onOperationalEvent?: (event: OperationalEvent) => void;
   /** Told after every attempt this process makes (tests wait on it). */
   onAttempt?: (delivery: ClaimedDelivery, outcome: AttemptOutcome) => void;
+  /** Told after every prune this process runs (tests wait on it). */
+  onPruned?: (result: PruneResult) => void;
 }
 
 /** What `createEngine({ outbound })` takes: everything but what the engine supplies itself. */
@@ -56,6 +71,8 @@ export type OutgoingWebhookInput = Omit<NewOutgoingWebhook, 'secret'>;
 export type OutgoingWebhookUpdate = Omit<OutgoingWebhookPatch, 'secret'>;
 
 const HOUR = 3_600_000;
+/** Events written by one outbox statement at most. */
+const OUTBOX_BATCH = 200;
 
 /**
  * Outgoing webhooks: the outbox (`publish`), the delivery worker with its wake-ups (LISTEN/NOTIFY on
@@ -70,28 +87,53 @@ export class OutboundService {
   readonly policy: Readonly<UrlPolicy>;
   readonly #options: OutboundOptions;
   readonly #knex: Knex;
+  readonly #secrets: SecretBox;
   readonly #now: () => number;
   readonly #attempt: AttemptContext;
   readonly #leaseMarginMs: number;
+  readonly #completions: CompletionWriter;
+  /** Outbox writes of concurrent `publish` calls, batched into one statement. */
+  readonly #outbox: GroupCommit<EnqueueItem, Enqueued | null>;
+  readonly #retention: RetentionConfig;
+  /** The transport this service made itself (and so closes). */
+  readonly #ownTransport: HttpTransport | null;
   #worker: DeliveryWorker | null = null;
+  #pruner: DeliveryLogPruner | null = null;
   #listener: PgListener | null = null;
+  #notifier: PgNotifier | null = null;
   #channel: string | null = null;
   #started = false;
 
   constructor(options: OutboundOptions) {
-    const knex = (options.store as { knex?: Knex }).knex;
-    if (!knex) throw new AppError('outbound_unavailable');
+    const { knex, secrets } = options.store as { knex?: Knex; secrets?: SecretBox };
+    if (!knex || !secrets) throw new AppError('outbound_unavailable');
     this.#options = options;
     this.#knex = knex;
+    this.#secrets = secrets;
     this.#now = options.now ?? Date.now;
     this.policy = Object.freeze({ allowInsecureUrls: options.allowInsecureUrls ?? false, allowPrivateNetworks: options.allowPrivateNetworks ?? false });
     const workerId = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.#leaseMarginMs = (options.worker ? options.worker.leaseMarginMs : undefined) ?? WORKER_DEFAULTS.leaseMarginMs;
+    this.#retention = { retentionDays: options.retentionDays ?? 30, intervalMs: options.pruneIntervalMs ?? HOUR };
+    if (!(Number.isFinite(this.#retention.retentionDays) && this.#retention.retentionDays >= 0 && Number.isFinite(this.#retention.intervalMs) && this.#retention.intervalMs > 0)) {
+      throw new AppError('config_invalid', 'outbound.retentionDays must be a number >= 0 and outbound.pruneIntervalMs a number > 0.', { details: this.#retention });
+    }
+    this.#completions = new CompletionWriter(knex, options.logger);
+    this.#outbox = new GroupCommit({
+      writeBatch: (items) => enqueueEvents(knex, items),
+      writeOne: ({ input, now }) => enqueueEvent(knex, input, { now }),
+      maxBatch: OUTBOX_BATCH,
+      logger: options.logger,
+      what: 'outbox writes',
+    });
+    const transport =
+      options.transport ??
+      createHttpTransport({ policy: this.policy, ...(options.resolver ? { resolver: options.resolver } : {}), ...(options.responseExcerptBytes ? { excerptBytes: options.responseExcerptBytes } : {}) });
+    this.#ownTransport = options.transport ? null : transport;
     this.#attempt = {
       knex: this.#knex,
-      transport:
-        options.transport ??
-        createHttpTransport({ policy: this.policy, ...(options.resolver ? { resolver: options.resolver } : {}), ...(options.responseExcerptBytes ? { excerptBytes: options.responseExcerptBytes } : {}) }),
+      transport,
+      complete: (input) => this.#completions.complete(input),
       worker: workerId,
       now: this.#now,
       random: options.random ?? Math.random,
@@ -114,10 +156,12 @@ export class OutboundService {
     if (options.store.kind === 'postgres') {
       const [row] = rowsOf<{ schema: string }>(await this.#knex.raw('select current_schema() as schema'));
       this.#channel = notifyChannel(row?.schema ?? 'public');
+      this.#notifier = new PgNotifier(this.#knex, this.#channel, options.logger);
     }
     if (options.worker === false) return;
     this.#worker = new DeliveryWorker({
       knex: this.#knex,
+      secrets: this.#secrets,
       attempt: this.#attempt,
       config: { ...WORKER_DEFAULTS, ...options.worker },
       logger: options.logger,
@@ -128,6 +172,8 @@ export class OutboundService {
       ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
     });
     this.#worker.start();
+    this.#pruner = this.#makePruner();
+    this.#pruner.start();
     if (this.#channel) {
       this.#listener = new PgListener({
         connection: pgConnectionConfig(this.#knex),
@@ -139,7 +185,7 @@ export class OutboundService {
     }
   }
 
-  /** Stops the listener and the worker (in-flight attempts get the worker's stop timeout). */
+  /** Stops the listener, the worker (in-flight attempts get its stop timeout) and the pruner; writes what is pending. */
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
@@ -147,15 +193,27 @@ export class OutboundService {
     this.#listener = null;
     await this.#worker?.stop();
     this.#worker = null;
+    await this.#pruner?.stop();
+    this.#pruner = null;
+    await this.#outbox.flush();
+    await this.#completions.flush();
+    await this.#notifier?.flush();
+    this.#notifier = null;
+    this.#ownTransport?.close?.();
   }
 
   /**
-   * The outbox write: the message and one delivery per subscribed active endpoint, in one transaction.
-   * Resolves once it is committed (then it survives any crash); null when no endpoint is subscribed.
+   * The outbox write: the message and one delivery per subscribed active endpoint, in one statement
+   * (shared with the other `publish` calls of the moment). Resolves once it is committed (then it
+   * survives any crash); null when no endpoint is subscribed.
    */
   async publish(input: EnqueueInput): Promise<Enqueued | null> {
-    const enqueued = await enqueueEvent(this.#knex, input, { now: new Date(this.#now()), notifyChannel: this.#channel });
-    if (enqueued) this.#worker?.wake();
+    const enqueued = await this.#outbox.submit({ input, now: new Date(this.#now()) });
+    if (enqueued) {
+      // Other processes' workers: not awaited (the outbox write is what the caller waits for).
+      void this.#notifier?.notify();
+      this.#worker?.wake();
+    }
     return enqueued;
   }
 
@@ -164,26 +222,29 @@ export class OutboundService {
     await resolveWebhookTarget(url, this.policy, this.#options.resolver);
   }
 
-  /** Creates an outgoing webhook with a generated secret; the secret is returned this once. */
-  async createWebhook(input: OutgoingWebhookInput): Promise<{ webhook: OutgoingWebhook; secret: string }> {
+  /**
+   * Creates an outgoing webhook with a generated secret; the secret is returned this once. The `actor`
+   * (the admin API's caller) is audited in the same transaction as the change, here and below.
+   */
+  async createWebhook(input: OutgoingWebhookInput, actor?: AuditActor): Promise<{ webhook: OutgoingWebhook; secret: string }> {
     await this.checkUrl(input.url);
     const secret = WebhookSender.generateSecret();
-    const webhook = await this.#options.store.createOutgoingWebhook({ ...input, secret });
+    const webhook = await this.#options.store.createOutgoingWebhook({ ...input, secret }, actor);
     return { webhook, secret };
   }
 
   /** Partial update; a new URL is checked again. Switching an endpoint back on clears its failure record. */
-  async updateWebhook(id: string, patch: OutgoingWebhookUpdate): Promise<OutgoingWebhook> {
+  async updateWebhook(id: string, patch: OutgoingWebhookUpdate, actor?: AuditActor): Promise<OutgoingWebhook> {
     if (patch.url !== undefined) await this.checkUrl(patch.url);
-    const updated = await this.#options.store.updateOutgoingWebhook(id, patch);
+    const updated = await this.#options.store.updateOutgoingWebhook(id, patch, actor);
     if (!updated) throw new AppError('webhook_not_found', `No outgoing webhook with id ${id}`);
     if (patch.isActive === true) await resetHealth(this.#knex, id);
     return updated;
   }
 
   /** A new secret, returned this once; the old one keeps signing alongside for the grace period. */
-  async rotateSecret(id: string): Promise<{ webhook: OutgoingWebhook; secret: string }> {
-    const secret = await rotateSecret(this.#knex, id, { now: new Date(this.#now()), graceMs: this.#options.secretGraceMs ?? 24 * HOUR });
+  async rotateSecret(id: string, actor?: AuditActor): Promise<{ webhook: OutgoingWebhook; secret: string }> {
+    const secret = await rotateSecret(this.#knex, id, { now: new Date(this.#now()), graceMs: this.#options.secretGraceMs ?? 24 * HOUR, secrets: this.#secrets, ...(actor ? { actor } : {}) });
     const webhook = secret ? await this.#options.store.getWebhook(id) : null;
     if (!secret || !webhook || webhook.direction !== 'outgoing') throw new AppError('webhook_not_found', `No outgoing webhook with id ${id}`);
     return { webhook, secret };
@@ -191,7 +252,7 @@ export class OutboundService {
 
   /** Sends a `webhook.test` ping now (once, no retries, whether or not the webhook is active); returns the delivery with its attempt. */
   async sendTest(id: string): Promise<Delivery> {
-    const delivery = await insertTestDelivery(this.#knex, id, { now: new Date(this.#now()), owner: this.workerId, leaseMarginMs: this.#leaseMarginMs });
+    const delivery = await insertTestDelivery(this.#knex, id, { now: new Date(this.#now()), owner: this.workerId, leaseMarginMs: this.#leaseMarginMs, secrets: this.#secrets });
     if (!delivery) throw new AppError('webhook_not_found', `No outgoing webhook with id ${id}`);
     await attemptDelivery(this.#attempt, delivery);
     return (await getDelivery(this.#knex, delivery.id)) as Delivery;
@@ -208,9 +269,26 @@ export class OutboundService {
   /** Queues a finished delivery again, due now. */
   async redeliver(id: string): Promise<Delivery> {
     const delivery = await redeliver(this.#knex, id, new Date(this.#now()));
-    if (this.#channel) await this.#knex.raw('select pg_notify(?, ?)', [this.#channel, '']);
+    await this.#notifier?.notify();
     this.#worker?.wake();
     return delivery;
+  }
+
+  /** Deletes, now, what is past the retention (as the worker processes do periodically); returns what went. */
+  pruneDeliveryLog(): Promise<PruneResult> {
+    return this.#pruner?.pruneNow() ?? this.#makePruner().pruneNow();
+  }
+
+  #makePruner(): DeliveryLogPruner {
+    const options = this.#options;
+    return new DeliveryLogPruner({
+      knex: this.#knex,
+      config: this.#retention,
+      now: this.#now,
+      random: options.random ?? Math.random,
+      logger: options.logger,
+      ...(options.onPruned ? { onPruned: options.onPruned } : {}),
+    });
   }
 
   /** The endpoint's failure record (null before its first attempt). */

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { coerceError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { errorEnvelope, type ChildMessage, type DoneMessage, type ParentMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
+import { createBatchedSender, errorEnvelope, type BatchMessage, type BatchedSender, type ChildMessage, type DoneMessage, type ParentMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
 import type { ActionInvoker, RunError, SandboxLimits, SandboxRunRequest, SandboxRunResult } from './types.js';
 
 /** A run handed to (or waiting for) a worker process. */
@@ -50,6 +50,12 @@ export class WorkerProcess {
   ready = false;
   dead = false;
   private readonly child: ChildProcess;
+  private readonly outgoing: BatchedSender<ParentMessage> = createBatchedSender((message) => {
+    if (this.dead || !this.child.connected) return;
+    this.child.send(message, (err) => {
+      if (err) this.kill();
+    });
+  });
 
   constructor(
     entry: WorkerEntry,
@@ -58,7 +64,7 @@ export class WorkerProcess {
     private readonly logger: Logger,
   ) {
     this.child = fork(entry.path, [], { execArgv: entry.execArgv, serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    this.child.on('message', (message: ChildMessage) => this.onMessage(message));
+    this.child.on('message', (message: ChildMessage | BatchMessage<ChildMessage>) => this.onMessage(message));
     this.child.on('exit', (code, signal) => this.onGone(`exited (code ${code}, signal ${signal})`));
     this.child.on('error', (err) => {
       this.logger.error('sandbox worker process error', { err: coerceError(err).message });
@@ -109,14 +115,14 @@ export class WorkerProcess {
   }
 
   private send(message: ParentMessage): void {
-    if (this.dead || !this.child.connected) return;
-    this.child.send(message, (err) => {
-      if (err) this.kill();
-    });
+    if (!this.dead) this.outgoing.send(message);
   }
 
-  private onMessage(message: ChildMessage): void {
+  private onMessage(message: ChildMessage | BatchMessage<ChildMessage>): void {
     switch (message.t) {
+      case 'batch':
+        for (const one of message.messages) this.onMessage(one);
+        break;
       case 'ready':
         this.ready = true;
         this.events.ready(this);

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import ivm from 'isolated-vm';
 import { IsolateHost, type ExecuteOutcome, type HostCallbacks } from './isolate-host.js';
 import { IsolatePool, type IsolateRequest } from './isolate-pool.js';
-import { emptyCounters, errorEnvelope, type ChildMessage, type ParentMessage, type RunMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
+import { createBatchedSender, emptyCounters, errorEnvelope, type BatchMessage, type ChildMessage, type ParentMessage, type RunMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
 import { checkScriptSyntax, type SyntaxCheckResult } from './syntax-check.js';
 import type { ConsoleLine, SandboxLimits } from './types.js';
 
@@ -43,9 +43,10 @@ const syntaxCache = new Map<string, { script: string; check: SyntaxCheckResult }
 let nextCallId = 1;
 let pool: IsolatePool | null = null;
 
-function send(message: ChildMessage): void {
+const outgoing = createBatchedSender<ChildMessage>((message) => {
   if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
-}
+});
+const send = outgoing.send;
 
 function report(level: 'error' | 'warn' | 'info', message: string, err?: unknown): void {
   const detail = err === undefined ? '' : `: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
@@ -95,6 +96,7 @@ const callbacks: HostCallbacks = {
     // V8 lost control of an isolate: nothing in this process can be trusted any more. process.exit()
     // hangs here (teardown waits on the broken isolate), so the process ends itself at once.
     report('error', `isolated-vm catastrophic error: ${message}`);
+    outgoing.flush();
     process.kill(process.pid, 'SIGKILL');
   },
 };
@@ -251,8 +253,11 @@ function init(config: WorkerConfig): void {
   setInterval(watchCpu, CPU_WATCH_MS).unref();
 }
 
-process.on('message', (message: ParentMessage) => {
+function onMessage(message: ParentMessage | BatchMessage<ParentMessage>): void {
   switch (message.t) {
+    case 'batch':
+      for (const one of message.messages) onMessage(one);
+      break;
     case 'init':
       init(message.config);
       break;
@@ -263,11 +268,14 @@ process.on('message', (message: ParentMessage) => {
       answer(message.call, message.envelope);
       break;
   }
-});
+}
+
+process.on('message', onMessage);
 
 // The parent is gone (or closed the channel): nothing is left to serve.
 process.on('disconnect', () => process.exit(0));
 process.on('uncaughtException', (err) => {
   report('error', 'sandbox worker failed', err);
+  outgoing.flush();
   process.exit(1);
 });

@@ -43,3 +43,13 @@ export async function runMigrations(knex: Knex, options: RunMigrationsOptions = 
     await migrate();
   });
 }
+
+/** Names of the migrations not yet applied, oldest first. */
+export async function pendingMigrations(knex: Knex, options: Pick<RunMigrationsOptions, 'schema'> = {}): Promise<string[]> {
+  const [, pending] = (await knex.migrate.list({
+    migrationSource,
+    tableName: 'knex_migrations',
+    ...(options.schema ? { schemaName: options.schema } : {}),
+  })) as [unknown[], Migration[]];
+  return pending.map((m) => m.name);
+}

@@ -76,6 +76,7 @@ export interface DbAdminToken {
   tenant_id: string | null;
   name: string | null;
   revoked_at: Date | null;
+  last_used_at?: Date | null;
   created_at: Date;
 }
 
@@ -151,8 +152,8 @@ export function toRunRecord(row: DbRun): RunRecord {
   };
 }
 
-/** Insert values for one run (jsonb columns as JSON text). */
-export function fromRunRecord(run: RunRecord): Record<string, unknown> {
+/** One run as an element of the JSON array the batched insert expands (jsonb columns as JSON values). */
+export function runInsertRow(run: RunRecord): Record<string, unknown> {
   return {
     id: run.id,
     webhook_id: run.webhookId,
@@ -161,9 +162,9 @@ export function fromRunRecord(run: RunRecord): Record<string, unknown> {
     status: run.status,
     duration_ms: run.durationMs,
     script_version: run.scriptVersion,
-    actions_called: jsonb(run.actionsCalled ?? []),
-    logs: jsonb(run.logs ?? []),
-    error: jsonb(run.error),
+    actions_called: run.actionsCalled ?? [],
+    logs: run.logs ?? [],
+    error: run.error ?? null,
     emitted_event: run.emittedEvent,
     created_at: run.createdAt,
     inbox_id: run.inboxId ?? null,
@@ -180,6 +181,7 @@ export function toAdminToken(row: DbAdminToken): AdminTokenRecord {
     tenantId: row.tenant_id ?? null,
     name: row.name ?? null,
     revokedAt: row.revoked_at ? toIso(row.revoked_at) : null,
+    lastUsedAt: row.last_used_at ? toIso(row.last_used_at) : null,
     createdAt: toIso(row.created_at),
   };
 }

@@ -10,8 +10,13 @@ export interface RunCursor {
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** SQL that renders `created_at` for a cursor without losing the microseconds a JS Date would drop. */
-export const CURSOR_TIMESTAMP_SQL = `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+/** SQL that renders a timestamptz column for a cursor without losing the microseconds a JS Date would drop. */
+export function cursorTimestampSql(column: string): string {
+  return `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+/** {@link cursorTimestampSql} of `created_at`. */
+export const CURSOR_TIMESTAMP_SQL = cursorTimestampSql('created_at');
 
 /** An opaque, URL-safe cursor. */
 export function encodeRunCursor(cursor: RunCursor): string {

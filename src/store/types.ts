@@ -198,6 +198,8 @@ export interface AdminTokenRecord {
   name?: string | null;
   /** Set when the key was revoked; a revoked key answers 401. */
   revokedAt?: string | null;
+  /** When the auth middleware last looked the key up (about a minute's accuracy); null = never used. */
+  lastUsedAt?: string | null;
   createdAt: string;
 }
 
@@ -213,14 +215,14 @@ export interface WebhookStore {
   getWebhook(id: string): Promise<Webhook | null>;
   listWebhooks(filter?: { direction?: WebhookDirection; tenantId?: string | null }): Promise<Webhook[]>;
   /** Throws AppError `provider_conflict` when the provider exists. */
-  createInboundWebhook(input: NewInboundWebhook): Promise<InboundWebhook>;
+  createInboundWebhook(input: NewInboundWebhook, actor?: AuditActor): Promise<InboundWebhook>;
   /** null when not found (or not inbound). Throws `provider_conflict` on a clash. */
-  updateInboundWebhook(id: string, patch: InboundWebhookPatch): Promise<InboundWebhook | null>;
-  createOutgoingWebhook(input: NewOutgoingWebhook): Promise<OutgoingWebhook>;
+  updateInboundWebhook(id: string, patch: InboundWebhookPatch, actor?: AuditActor): Promise<InboundWebhook | null>;
+  createOutgoingWebhook(input: NewOutgoingWebhook, actor?: AuditActor): Promise<OutgoingWebhook>;
   /** Partial update (also how a secret is rotated); null when not found (or not outgoing). */
-  updateOutgoingWebhook(id: string, patch: OutgoingWebhookPatch): Promise<OutgoingWebhook | null>;
+  updateOutgoingWebhook(id: string, patch: OutgoingWebhookPatch, actor?: AuditActor): Promise<OutgoingWebhook | null>;
   /** true when a row was deleted. */
-  deleteWebhook(id: string): Promise<boolean>;
+  deleteWebhook(id: string, actor?: AuditActor): Promise<boolean>;
   /** Every stored version of a webhook's script, newest first. */
   listScriptVersions(webhookId: string): Promise<Array<{ version: number; jsScript: string; createdAt: string }>>;
 }
@@ -228,7 +230,7 @@ export interface WebhookStore {
 export interface SettingsStore {
   /** null on a fresh store where settings were never saved. */
   getSettings(): Promise<Settings | null>;
-  saveSettings(settings: Settings): Promise<Settings>;
+  saveSettings(settings: Settings, actor?: AuditActor): Promise<Settings>;
 }
 
 export interface RunStore {
@@ -239,12 +241,105 @@ export interface RunStore {
 
 export interface AdminTokenStore {
   findAdminTokenByHash(tokenHash: string): Promise<AdminTokenRecord | null>;
-  insertAdminToken(record: Omit<AdminTokenRecord, 'createdAt'>): Promise<AdminTokenRecord>;
+  insertAdminToken(record: Omit<AdminTokenRecord, 'createdAt'>, actor?: AuditActor): Promise<AdminTokenRecord>;
   countAdminTokens(): Promise<number>;
   /** Keys oldest first, revoked ones included; `tenantId` given = only that tenant's (null = platform keys). */
   listAdminTokens(filter?: { tenantId?: string | null }): Promise<AdminTokenRecord[]>;
   /** Marks a key revoked (idempotent); null when there is no such key. */
-  revokeAdminToken(id: string): Promise<AdminTokenRecord | null>;
+  revokeAdminToken(id: string, actor?: AuditActor): Promise<AdminTokenRecord | null>;
+  /** Records that a key was used now (a store may skip writes less than a minute apart). Optional for a host's own store. */
+  touchAdminToken?(id: string): Promise<void>;
+}
+
+/** Who made a change: the admin API's caller (structurally its `Principal`). */
+export interface AuditActor {
+  /** The API key's id; null for the HOOKGATE_ADMIN_TOKEN bootstrap token, which is not a stored key. */
+  keyId: string | null;
+  role: ApiKeyRole;
+  /** null = a platform key. */
+  tenantId: string | null;
+}
+
+export const AUDIT_ACTIONS = [
+  'webhook.created',
+  'webhook.updated',
+  'webhook.deleted',
+  'webhook.secret_rotated',
+  'settings.updated',
+  'key.created',
+  'key.revoked',
+  'event.emitted',
+  'delivery.redelivered',
+  'run.replayed',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** What an entry is about. Inbound webhooks, runs and settings belong to the platform whatever their tenant. */
+export const AUDIT_TARGET_TYPES = ['inbound_webhook', 'outgoing_webhook', 'settings', 'api_key', 'event', 'delivery', 'run'] as const;
+export type AuditTargetType = (typeof AUDIT_TARGET_TYPES)[number];
+
+/**
+ * One field's change. Created objects have only `after`, deleted ones only `before`, updates both (null for
+ * absent). A secret is the string "[redacted]" (an array of them for a list of secrets); a script is
+ * `{version, sha256, lines}`, and a changed script also carries `linesAdded` / `linesRemoved`.
+ */
+export interface AuditFieldChange {
+  before?: unknown;
+  after?: unknown;
+  linesAdded?: number;
+  linesRemoved?: number;
+}
+
+/** Field path (nested fields dotted: `verify.secret`) → its change. */
+export type AuditChanges = Record<string, AuditFieldChange>;
+
+export interface NewAuditEntry {
+  actor: AuditActor;
+  action: AuditAction;
+  targetType: AuditTargetType;
+  /** null for the global settings. */
+  targetId: string | null;
+  /** The tenant of the changed object (null = global). */
+  tenantId: string | null;
+  changes: AuditChanges;
+}
+
+export interface AuditEntry {
+  /** UUIDv7. */
+  id: string;
+  at: string;
+  actorKeyId: string | null;
+  actorRole: ApiKeyRole;
+  actorTenantId: string | null;
+  tenantId: string | null;
+  action: AuditAction;
+  targetType: AuditTargetType;
+  targetId: string | null;
+  changes: AuditChanges;
+}
+
+export interface AuditQuery {
+  targetId?: string;
+  action?: AuditAction;
+  actorKeyId?: string;
+  /** Only entries about this tenant's objects… */
+  tenantId?: string;
+  /** …and of these target types (how a tenant key's view is scoped). */
+  targetTypes?: readonly AuditTargetType[];
+  limit: number;
+  /** Opaque cursor from a previous page's `nextCursor`. */
+  cursor?: string;
+}
+
+/**
+ * The audit log. The write methods of the other store interfaces take an optional `AuditActor`: given one,
+ * the knex store writes the entry in the same transaction as the change (a change that alters nothing
+ * writes none). `insertAuditEntry` is for operations recorded after they happen.
+ */
+export interface AuditStore {
+  insertAuditEntry(entry: NewAuditEntry): Promise<AuditEntry>;
+  /** Newest first, keyset-paginated like `listRuns`. */
+  listAuditEntries(query: AuditQuery): Promise<Page<AuditEntry>>;
 }
 
 /**
@@ -255,7 +350,7 @@ export interface ConfigVersionStore {
   getConfigVersion(): Promise<number>;
 }
 
-export interface Store extends WebhookStore, SettingsStore, RunStore, AdminTokenStore, ConfigVersionStore {
+export interface Store extends WebhookStore, SettingsStore, RunStore, AdminTokenStore, AuditStore, ConfigVersionStore {
   readonly kind: 'postgres' | 'pglite';
   /** Runs the knex migrations (idempotent). */
   migrate(): Promise<void>;

@@ -70,12 +70,14 @@ describe.each(storeFactories())('API keys, roles and tenancy on $name', (factory
     expect(created.body.key.startsWith(created.body.prefix)).toBe(true);
     const list = await t.api('GET', '/keys');
     const listed = list.body.items.find((k: any) => k.id === created.body.id);
-    expect(listed).toEqual({ id: created.body.id, name: 'ci', prefix: created.body.prefix, role: 'member', tenantId: 'tenant-c', createdAt: expect.any(String), revokedAt: null });
+    expect(listed).toEqual({ id: created.body.id, name: 'ci', prefix: created.body.prefix, role: 'member', tenantId: 'tenant-c', createdAt: expect.any(String), lastUsedAt: null, revokedAt: null });
     expect(JSON.stringify(list.body)).not.toContain(created.body.key);
     const rows = await store.listAdminTokens();
     expect(JSON.stringify(rows)).not.toContain(created.body.key);
 
     expect((await t.api('GET', '/webhooks', undefined, created.body.key)).status).toBe(200);
+    // Its use is noted off the request path.
+    await waitFor(async () => ((await t.api('GET', '/keys')).body.items.find((k: any) => k.id === created.body.id).lastUsedAt ? true : undefined), 5000, 'lastUsedAt');
     expect((await t.api('DELETE', `/keys/${created.body.id}`)).status).toBe(204);
     expect(await t.api('GET', '/webhooks', undefined, created.body.key)).toMatchObject({ status: 401, body: { error: { code: 'auth_invalid' } } });
     expect((await t.api('GET', '/keys')).body.items.find((k: any) => k.id === created.body.id).revokedAt).toEqual(expect.any(String));
@@ -163,6 +165,7 @@ describe.each(storeFactories())('API keys, roles and tenancy on $name', (factory
       'post /events': [['/events', { event: 'ping', tenantId: 'tenant-b' }, 403]],
       'get /runs': [['/runs', undefined, 403]],
       'get /runs/:id': [['/runs/00000000-0000-7000-8000-000000000000', undefined, 403]],
+      'get /runs/:id/request': [['/runs/00000000-0000-7000-8000-000000000000/request', undefined, 403]],
       'post /runs/:id/replay': [['/runs/00000000-0000-7000-8000-000000000000/replay', undefined, 403]],
       'get /deliveries': [], // checked above
       'get /deliveries/:id': [[`/deliveries/${deliveryB.id}`]],
@@ -170,6 +173,7 @@ describe.each(storeFactories())('API keys, roles and tenancy on $name', (factory
       'get /keys': [], // checked above
       'post /keys': [['/keys', { role: 'owner', tenantId: 'tenant-b' }, 403]],
       'delete /keys/:id': [[`/keys/${keys.ownerB!.id}`]],
+      'get /audit': [['/audit', undefined, 200], [`/audit?targetId=${hookB.id}`, undefined, 200]], // scoped: test/e2e/audit-log.test.ts
     };
     for (const spec of ADMIN_ROUTES) {
       const name = `${spec.method} ${spec.path}`;

@@ -17,7 +17,8 @@ const WORKER = { pollMs: 200, leaseMarginMs: 500, stopTimeoutMs: 1000, concurren
 
 async function openSchema(prefix: string): Promise<{ store: KnexStore; drop: () => Promise<void> }> {
   const schema = `${prefix}_${randomBytes(4).toString('hex')}`;
-  const store = await createStore({ databaseUrl: TEST_DATABASE_URL, schema, poolMax: 4 });
+  // The same data dir as the child processes (test/helpers/outbound-engine-process.ts): they share its secret.key.
+  const store = await createStore({ databaseUrl: TEST_DATABASE_URL, dataDir: './data-unused', schema, poolMax: 4 });
   await store.migrate();
   return {
     store,

@@ -5,6 +5,7 @@ import {
   openDatabase,
   runMigrations,
   createKnexStore,
+  createSecretBox,
   type KnexStore,
 } from '../../src/store/index.js';
 
@@ -37,7 +38,7 @@ async function createPgliteStoreNow(): Promise<KnexStore> {
     return store;
   }
   const knex = await openDatabase({ memory: true });
-  const store = createKnexStore(knex, { kind: 'pglite' });
+  const store = createKnexStore(knex, { kind: 'pglite', secrets: createSecretBox([randomBytes(32)]) });
   try {
     await runMigrations(knex, { advisoryLock: false });
     pgliteTemplate = await dumpEmbeddedDatabase(knex);

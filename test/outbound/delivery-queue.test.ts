@@ -21,7 +21,7 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
     store.createOutgoingWebhook({ url: 'https://example.com/hook', secret: 'whsec_dGVzdA==', ...fields });
   /** Claims, then hands every claimed row back as succeeded, so later tests start from an empty queue. */
   const drain = async (now = at(10_000_000)) => {
-    const rows = await claimDeliveries(store.knex, { ...claimOptions, limit: 10_000, perEndpoint: 10_000, now });
+    const rows = await claimDeliveries(store.knex, { ...claimOptions, secrets: store.secrets, limit: 10_000, perEndpoint: 10_000, now });
     for (const r of rows) {
       await completeDelivery(store.knex, { deliveryId: r.id, webhookId: r.webhookId, leaseToken: r.leaseToken, now, attempt: null, next: { status: 'succeeded' }, lastStatusCode: 200, lastError: null, health: null });
     }
@@ -37,7 +37,7 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
     const inactive = await hook({ events: [event], isActive: false });
     const otherEvent = await hook({ events: [unique('other')] });
 
-    const enqueued = await enqueueEvent(store.knex, { event, data: { amount: 42 }, tenantId: tenant, metadata: { runId: 'r1', tenantId: tenant } }, { now: T0, notifyChannel: null });
+    const enqueued = await enqueueEvent(store.knex, { event, data: { amount: 42 }, tenantId: tenant, metadata: { runId: 'r1', tenantId: tenant } }, { now: T0 });
     expect(enqueued).not.toBeNull();
     const rows: Array<{ webhook_id: string; status: string }> = await store.knex('outbound_deliveries').where('message_id', enqueued!.messageId);
     const targets = rows.map((r) => r.webhook_id);
@@ -59,7 +59,7 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
     });
 
     // Without a tenant only global endpoints match.
-    const global = await enqueueEvent(store.knex, { event, data: null, tenantId: null, metadata: {} }, { now: T0, notifyChannel: null });
+    const global = await enqueueEvent(store.knex, { event, data: null, tenantId: null, metadata: {} }, { now: T0 });
     expect(new Set(global!.deliveryIds.length ? (await store.knex('outbound_deliveries').where('message_id', global!.messageId)).map((r: { webhook_id: string }) => r.webhook_id) : [])).toEqual(new Set([exact.id, star.id]));
     await drain();
   });
@@ -68,7 +68,7 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
     const before = await store.knex('outbound_messages').count<{ count: string | number }[]>({ count: '*' });
     const event = unique('nobody.listens');
     await store.knex('webhooks').whereRaw(`events @> '["*"]'::jsonb`).update({ is_active: false });
-    expect(await enqueueEvent(store.knex, { event, data: 1, tenantId: null, metadata: {} }, { now: T0, notifyChannel: null })).toBeNull();
+    expect(await enqueueEvent(store.knex, { event, data: 1, tenantId: null, metadata: {} }, { now: T0 })).toBeNull();
     const after = await store.knex('outbound_messages').count<{ count: string | number }[]>({ count: '*' });
     expect(Number(after[0]!.count)).toBe(Number(before[0]!.count));
   });
@@ -82,7 +82,7 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
       `create trigger hg_test_refuse before insert on outbound_deliveries for each row when (new.webhook_id = '${poisoned.id}') execute function hg_test_refuse()`,
     );
     try {
-      await expect(enqueueEvent(store.knex, { event, data: 1, tenantId: null, metadata: {} }, { now: T0, notifyChannel: null })).rejects.toThrow(/refused/);
+      await expect(enqueueEvent(store.knex, { event, data: 1, tenantId: null, metadata: {} }, { now: T0 })).rejects.toThrow(/refused/);
       expect(await store.knex('outbound_messages').where('event', event)).toHaveLength(0);
       expect(await store.knex('outbound_deliveries').where('webhook_id', ok.id)).toHaveLength(0);
     } finally {
@@ -93,10 +93,10 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
   it('claims with a lease committed in the claim; an expired lease is claimed again with a new token', async () => {
     const event = unique('lease');
     const endpoint = await hook({ events: [event], timeoutMs: 2000 });
-    const enqueued = await enqueueEvent(store.knex, { event, data: 1, tenantId: null, metadata: {} }, { now: T0, notifyChannel: null });
+    const enqueued = await enqueueEvent(store.knex, { event, data: 1, tenantId: null, metadata: {} }, { now: T0 });
     expect(await nextDueAt(store.knex)).toEqual(T0);
 
-    const [first, ...rest] = await claimDeliveries(store.knex, claimOptions);
+    const [first, ...rest] = await claimDeliveries(store.knex, { ...claimOptions, secrets: store.secrets });
     expect(rest).toHaveLength(0);
     expect(first).toMatchObject({ id: enqueued!.deliveryIds[0], webhookId: endpoint.id, attemptNumber: 1, roundAttempts: 1, event, test: false });
     expect(first!.endpoint).toMatchObject({ url: 'https://example.com/hook', secrets: ['whsec_dGVzdA=='], timeoutMs: 2000, isActive: true });
@@ -106,8 +106,8 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
     expect(new Date(row.available_at).getTime()).toBe(at(3000).getTime());
     expect(await nextDueAt(store.knex)).toEqual(at(3000));
 
-    expect(await claimDeliveries(store.knex, { ...claimOptions, now: at(2999) })).toHaveLength(0);
-    const [again] = await claimDeliveries(store.knex, { ...claimOptions, now: at(3000), owner: 'other' });
+    expect(await claimDeliveries(store.knex, { ...claimOptions, secrets: store.secrets, now: at(2999) })).toHaveLength(0);
+    const [again] = await claimDeliveries(store.knex, { ...claimOptions, secrets: store.secrets, now: at(3000), owner: 'other' });
     expect(again).toMatchObject({ id: first!.id, attemptNumber: 2, roundAttempts: 2 });
     expect(again!.leaseToken).not.toBe(first!.leaseToken);
 
@@ -134,8 +134,8 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
     const event = unique('cap');
     const busy = await hook({ events: [event] });
     const quiet = await hook({ events: [event] });
-    for (let i = 0; i < 4; i++) await enqueueEvent(store.knex, { event, data: i, tenantId: null, metadata: {} }, { now: at(i), notifyChannel: null });
-    const claimed = await claimDeliveries(store.knex, { ...claimOptions, now: at(10), perEndpoint: 2, busy: new Map([[busy.id, 1]]) });
+    for (let i = 0; i < 4; i++) await enqueueEvent(store.knex, { event, data: i, tenantId: null, metadata: {} }, { now: at(i) });
+    const claimed = await claimDeliveries(store.knex, { ...claimOptions, secrets: store.secrets, now: at(10), perEndpoint: 2, busy: new Map([[busy.id, 1]]) });
     const per = (id: string) => claimed.filter((c) => c.webhookId === id).length;
     expect(per(busy.id)).toBe(1);
     expect(per(quiet.id)).toBe(2);
@@ -147,8 +147,8 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
   it('never hands one row to two concurrent claimers (FOR UPDATE SKIP LOCKED)', async () => {
     const event = unique('race');
     for (let i = 0; i < 6; i++) await hook({ events: [event] });
-    for (let i = 0; i < 5; i++) await enqueueEvent(store.knex, { event, data: i, tenantId: null, metadata: {} }, { now: at(i), notifyChannel: null });
-    const claims = await Promise.all([1, 2, 3, 4].map((n) => claimDeliveries(store.knex, { ...claimOptions, owner: `w${n}`, limit: 10, now: at(100) })));
+    for (let i = 0; i < 5; i++) await enqueueEvent(store.knex, { event, data: i, tenantId: null, metadata: {} }, { now: at(i) });
+    const claims = await Promise.all([1, 2, 3, 4].map((n) => claimDeliveries(store.knex, { ...claimOptions, secrets: store.secrets, owner: `w${n}`, limit: 10, now: at(100) })));
     const ids = claims.flat().map((c) => c.id);
     expect(ids).toHaveLength(30);
     expect(new Set(ids).size).toBe(30);

@@ -1,4 +1,6 @@
 import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpTransport, type Resolver } from '../../src/outbound/index.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
@@ -107,5 +109,38 @@ describe('HTTP transport (real loopback receiver)', () => {
     await receiver.waitForRequests(receiver.requests.length + 1);
     controller.abort();
     expect((await pending).error?.code).toBe('aborted');
+  });
+
+  it('keeps connections alive per checked address: reused for the same address, never for another', async () => {
+    // One port on two loopback addresses, counting the connections each accepts.
+    const connections: string[] = [];
+    const serve = () =>
+      http
+        .createServer((req, res) => {
+          req.resume();
+          req.on('end', () => res.writeHead(204).end());
+        })
+        .on('connection', (socket) => connections.push(socket.localAddress ?? ''));
+    const server = serve().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const other = serve().listen(port, '127.0.0.2');
+    await once(other, 'listening');
+    try {
+      let answer = '127.0.0.1';
+      const send = createHttpTransport({ policy: open, resolver: async () => [{ address: answer, family: 4 }] });
+      for (let i = 0; i < 3; i++) expect(await send(request(`http://hooks.test:${port}/a`))).toMatchObject({ statusCode: 204, error: null });
+      expect(connections).toEqual(['127.0.0.1']);
+      // The name now resolves to another (allowed) address: a connection of its own, checked and pinned anew.
+      answer = '127.0.0.2';
+      expect(await send(request(`http://hooks.test:${port}/a`))).toMatchObject({ statusCode: 204, error: null });
+      expect(connections).toEqual(['127.0.0.1', '127.0.0.2']);
+      send.close?.();
+    } finally {
+      for (const s of [server, other]) {
+        s.closeAllConnections();
+        s.close();
+      }
+    }
   });
 });

@@ -447,6 +447,19 @@ describe.each(storeFactories())('store contract on $name', (factory) => {
       // A platform key is role admin without a tenant; owner/member need one.
       await expect(store.insertAdminToken({ id: uuidv7(), tokenHash: randomBytes(32).toString('hex'), prefix: 'hg_x', role: 'owner' })).rejects.toThrow();
     });
+
+    it('record when a key was last used, at most once a minute', async () => {
+      const key = await store.insertAdminToken({ id: uuidv7(), tokenHash: randomBytes(32).toString('hex'), prefix: 'hg_use', role: 'admin' });
+      expect(key.lastUsedAt).toBeNull();
+      await store.touchAdminToken!(key.id);
+      const used = (await store.findAdminTokenByHash(key.tokenHash))?.lastUsedAt;
+      expect(Date.parse(used ?? '')).toBeGreaterThan(Date.now() - 60_000);
+      await store.touchAdminToken!(key.id);
+      expect((await store.findAdminTokenByHash(key.tokenHash))?.lastUsedAt).toBe(used);
+      await store.knex('admin_tokens').where('id', key.id).update({ last_used_at: store.knex.raw("now() - interval '2 minutes'") });
+      await store.touchAdminToken!(key.id);
+      expect(Date.parse((await store.findAdminTokenByHash(key.tokenHash))?.lastUsedAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+    });
   });
 
   describe('query plans', () => {

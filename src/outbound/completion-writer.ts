@@ -1,0 +1,122 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../logger.js';
+import { completeDelivery, RELAXED_COMMIT, type Completed, type CompleteInput } from './delivery-queue.js';
+import { GroupCommit } from './group-commit.js';
+import { rowsOf } from './rows.js';
+
+/** Completions written in one statement at most. */
+const MAX_BATCH = 500;
+
+/**
+ * Group commit of completions (see `GroupCommit`): one statement, committed without waiting for the disk
+ * (`RELAXED_COMMIT`), records the attempts that finished while the previous one was being written.
+ *
+ * Only completions that cannot change the endpoint's state are batched — successes, retries and failures
+ * of test pings, skipped deliveries; an attempt that counts as a failure for the endpoint's health (and
+ * may disable it) goes through `completeDelivery` on its own, as before.
+ */
+export class CompletionWriter {
+  readonly #knex: Knex;
+  readonly #batches: GroupCommit<CompleteInput, Completed>;
+
+  constructor(knex: Knex, logger: Logger) {
+    this.#knex = knex;
+    this.#batches = new GroupCommit({
+      writeBatch: async (inputs) => {
+        const held = await writeCompletions(knex, inputs);
+        return inputs.map((input) => ({ leaseHeld: held.has(input.deliveryId), disabled: null }));
+      },
+      writeOne: (input) => completeDelivery(knex, input),
+      maxBatch: MAX_BATCH,
+      logger,
+      what: 'completions',
+    });
+  }
+
+  /** Records the attempt and moves the delivery on; resolves once committed. */
+  complete(input: CompleteInput): Promise<Completed> {
+    if (input.health?.ok === false) return completeDelivery(this.#knex, input);
+    return this.#batches.submit(input);
+  }
+
+  /** Resolves once everything handed in so far is written (or has failed). */
+  flush(): Promise<void> {
+    return this.#batches.flush();
+  }
+}
+
+/*
+ * Many completions in one statement: the deliveries' new states (each only while its lease token still
+ * holds it), their attempts (unless the delivery is gone — its webhook was deleted), and one success per
+ * endpoint. Returns the ids whose lease was still held.
+ */
+const WRITE_COMPLETIONS = `
+with ${RELAXED_COMMIT}, updated as (
+  update outbound_deliveries d set
+    status = v.status, available_at = v.available_at, lease_token = null, lease_owner = null,
+    last_status_code = v.last_status_code, last_error = v.last_error, updated_at = v.now, completed_at = v.completed_at
+  from relaxed, jsonb_to_recordset(?::jsonb) as v(id uuid, lease_token uuid, status text, available_at timestamptz,
+    last_status_code integer, last_error jsonb, now timestamptz, completed_at timestamptz)
+  where d.id = v.id and d.lease_token = v.lease_token and d.status = 'sending'
+  returning d.id
+), attempts as (
+  insert into outbound_attempts
+    (id, delivery_id, attempt_number, worker, started_at, duration_ms, status_code, response_excerpt, response_truncated, error, outcome)
+  select a.id, a.delivery_id, a.attempt_number, a.worker, a.started_at, a.duration_ms, a.status_code, a.response_excerpt,
+    a.response_truncated, a.error, a.outcome
+  from jsonb_to_recordset(?::jsonb) as a(id uuid, delivery_id uuid, attempt_number integer, worker text, started_at timestamptz,
+    duration_ms double precision, status_code integer, response_excerpt text, response_truncated boolean, error jsonb, outcome text)
+  where exists (select 1 from outbound_deliveries d where d.id = a.delivery_id)
+  on conflict (delivery_id, attempt_number) do nothing
+), health as (
+  insert into outbound_endpoint_health as h (webhook_id, consecutive_failures, failing_since, last_success_at)
+  select s.webhook_id, 0, null, s.at from jsonb_to_recordset(?::jsonb) as s(webhook_id uuid, at timestamptz)
+  where exists (select 1 from webhooks w where w.id = s.webhook_id)
+  on conflict (webhook_id) do update set consecutive_failures = 0, failing_since = null, last_success_at = excluded.last_success_at
+)
+select id from updated`;
+
+/** Writes many completions in one statement (see WRITE_COMPLETIONS); returns the ids whose lease was still held. */
+export async function writeCompletions(knex: Knex, inputs: readonly CompleteInput[]): Promise<Set<string>> {
+  const deliveries = inputs.map((input) => ({
+    id: input.deliveryId,
+    lease_token: input.leaseToken,
+    status: input.next.status,
+    available_at: (input.next.status === 'pending' ? input.next.availableAt : input.now).toISOString(),
+    last_status_code: input.lastStatusCode,
+    last_error: input.lastError,
+    now: input.now.toISOString(),
+    completed_at: input.next.status === 'pending' ? null : input.now.toISOString(),
+  }));
+  const attempts = inputs.flatMap(({ deliveryId, attempt }) =>
+    attempt
+      ? [{
+          id: attempt.id,
+          delivery_id: deliveryId,
+          attempt_number: attempt.number,
+          worker: attempt.worker,
+          started_at: attempt.startedAt.toISOString(),
+          duration_ms: attempt.durationMs,
+          status_code: attempt.statusCode,
+          response_excerpt: attempt.responseExcerpt,
+          response_truncated: attempt.responseTruncated,
+          error: attempt.error,
+          outcome: attempt.outcome,
+        }]
+      : [],
+  );
+  // One row per endpoint (an upsert may not touch a row twice), in id order so that concurrent batches
+  // lock health rows in the same order and cannot deadlock.
+  const successes = new Map<string, string>();
+  for (const input of inputs) {
+    if (input.health?.ok !== true) continue;
+    const at = input.now.toISOString();
+    if ((successes.get(input.webhookId) ?? '') < at) successes.set(input.webhookId, at);
+  }
+  const health = [...successes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([webhook_id, at]) => ({ webhook_id, at }));
+
+  const rows = rowsOf<{ id: string }>(
+    await knex.raw(WRITE_COMPLETIONS, [JSON.stringify(deliveries), JSON.stringify(attempts), JSON.stringify(health)]),
+  );
+  return new Set(rows.map((r) => r.id));
+}

@@ -1,0 +1,81 @@
+import type { Logger } from '../logger.js';
+import { isRetryableDbError } from '../store/index.js';
+
+export interface GroupCommitOptions<I, O> {
+  /** Writes a batch in one statement; answers one result per item, in order. */
+  writeBatch: (items: I[]) => Promise<O[]>;
+  /** Writes one item on its own: the fallback that keeps one bad item from failing the others. */
+  writeOne: (item: I) => Promise<O>;
+  /** Items per batch at most. */
+  maxBatch: number;
+  logger: Logger;
+  /** Names the batches in logs. */
+  what: string;
+}
+
+interface Pending<I, O> {
+  item: I;
+  resolve: (result: O) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Tries of a batch that failed with a transient error (deadlock, lost connection) before it is split. */
+const BATCH_TRIES = 3;
+
+/**
+ * Group commit: every item handed in while a batch is being written goes into the next batch, so one
+ * statement (one round trip, one commit) writes many, and an idle writer still writes the first one at
+ * once (after the current tick, so that items of the same tick share it). A batch that fails for good is
+ * written again item by item, each caller getting its own outcome.
+ */
+export class GroupCommit<I, O> {
+  readonly #options: GroupCommitOptions<I, O>;
+  #queue: Array<Pending<I, O>> = [];
+  #writing: Promise<void> | null = null;
+
+  constructor(options: GroupCommitOptions<I, O>) {
+    this.#options = options;
+  }
+
+  /** Resolves with the item's result once its batch is committed. */
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.#queue.push({ item, resolve, reject });
+      this.#writing ??= this.#drain();
+    });
+  }
+
+  /** Resolves once everything handed in so far is written (or has failed). */
+  async flush(): Promise<void> {
+    while (this.#writing) await this.#writing;
+  }
+
+  async #drain(): Promise<void> {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    try {
+      while (this.#queue.length > 0) await this.#write(this.#queue.splice(0, this.#options.maxBatch));
+    } finally {
+      this.#writing = null;
+    }
+  }
+
+  async #write(batch: Array<Pending<I, O>>): Promise<void> {
+    const { writeBatch, writeOne, logger, what } = this.#options;
+    for (let tries = 1; ; tries++) {
+      try {
+        const results = await writeBatch(batch.map((p) => p.item));
+        batch.forEach((p, i) => p.resolve(results[i] as O));
+        return;
+      } catch (err) {
+        if (isRetryableDbError(err) && tries < BATCH_TRIES) continue;
+        if (batch.length === 1) {
+          batch[0]?.reject(err);
+          return;
+        }
+        logger.warn(`batched ${what} failed; writing them one by one`, { size: batch.length, err: (err as Error).message });
+        await Promise.all(batch.map((p) => writeOne(p.item).then(p.resolve, p.reject)));
+        return;
+      }
+    }
+  }
+}
