@@ -8,6 +8,7 @@ import { EventBus, EventCatalog, type EmittedEvent, type EventListener } from '.
 import { errorHandler } from './http/error-handler.js';
 import { ConfigCache, createInboundRouter, InboundHandler, Inbox, InboxWorker, RunRecorder, type NewInboxItem } from './inbound/index.js';
 import { createLogger, type Logger } from './logger.js';
+import { createHealthRouter, createMetrics } from './observability/index.js';
 import { OutboundService, type EngineOutboundOptions, type Enqueued } from './outbound/index.js';
 import { createSandbox } from './sandbox/index.js';
 import type { Sandbox, SandboxLimits, SandboxOptions } from './sandbox/types.js';
@@ -52,6 +53,8 @@ export interface EngineOptions {
   adminUi?: AdminUiOptions | false;
   /** The inbound inbox (knex store only): its worker runs async requests and takes over crashed ones. */
   inbox?: EngineInboxOptions;
+  /** `GET /metrics` (Prometheus text format, on a registry of this engine's own); `false` serves none. Default true. */
+  metrics?: boolean;
 }
 
 export interface EngineInboxOptions {
@@ -83,7 +86,7 @@ export interface Engine {
    * a type is defined, emitted events (API, `emit`, scripts) must be defined and match their schema.
    */
   readonly events: EventCatalog;
-  /** Serves `POST /tools/webhook/:provider` and `/admin/api/*`. */
+  /** Serves `POST /tools/webhook/:provider`, `/admin/api/*`, `GET /healthz`, `GET /readyz` and `GET /metrics`. */
   readonly router: Router;
   readonly logger: Logger;
   /** The store, once started. */
@@ -150,7 +153,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
   let starting: Promise<void> | null = null;
   const servers: Server[] = [];
 
+  const metrics = options.metrics === false ? null : createMetrics({ logger: logger.child({ component: 'metrics' }) });
+  const knexOf = (store: Store) => ('knex' in store ? (store as KnexStore).knex : null);
   const router = Router();
+  // Before the started check: liveness answers while starting, readiness says why it is not ready.
+  router.use(createHealthRouter({ metrics, sources: () => started && { store: started.store, knex: knexOf(started.store), sandbox: started.sandbox } }));
   router.use((req, res, next) => {
     if (!started) throw new AppError('database_unavailable', 'The engine has not started yet.');
     started.router(req, res, next);
@@ -176,7 +183,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
       });
       await cache.start();
       // The inbox needs our SQL (the knex store); a host's own store runs requests directly, without it.
-      const inbox = 'knex' in store ? new Inbox((store as KnexStore).knex) : null;
+      const knex = knexOf(store);
+      const inbox = knex ? new Inbox(knex) : null;
       const recorder = new RunRecorder({
         store,
         logger: logger.child({ component: 'runs' }),
@@ -191,6 +199,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
           allowInsecureUrls: options.allowInsecureUrls ?? false,
           allowPrivateNetworks: options.allowPrivateNetworks ?? false,
           ...options.outbound,
+          onAttempt: (delivery, outcome) => {
+            metrics?.deliveryAttempt(outcome.step.status === 'pending' ? 'retry' : outcome.step.status);
+            options.outbound?.onAttempt?.(delivery, outcome);
+          },
           onOperationalEvent: (e) => {
             publishUnchecked({ event: e.event, data: e.data, tenantId: e.tenantId, metadata: { tenantId: e.tenantId, source: 'hookgate' } }).catch((err: unknown) =>
               logger.error('operational event could not be queued', { event: e.event, err: String(err) }),
@@ -213,6 +225,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         inbox,
         leaseMs: options.inbox?.leaseMs,
         onQueued: () => inboxWorker?.wake(),
+        onScriptRun: metrics ? (provider, status, durationMs, calls) => metrics.scriptRun(provider, status, durationMs, calls) : undefined,
       });
       if (inbox && options.inbox?.worker !== false) {
         inboxWorker = new InboxWorker({
@@ -244,9 +257,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
         inbox,
       }));
       if (options.adminUi !== false) inner.use('/admin', createAdminUiRouter(options.adminUi ?? {}));
-      inner.use(createInboundRouter({ handler: inbound, bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024 }));
+      inner.use(createInboundRouter({ handler: inbound, bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024, onAnswered: metrics ? (provider, status) => metrics.inboundRequest(provider, status) : undefined }));
       inner.use(errorHandler(logger.child({ component: 'http' })));
       started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner };
+      metrics?.attach({ sandbox, knex: knexOf(store), isAction: (id) => actions.has(id) });
     } catch (err) {
       await outbound?.stop().catch(() => undefined);
       if (ownsStore) await store.close().catch(() => undefined);
@@ -294,6 +308,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeAllConnections(); })));
       const current = started;
       started = null;
+      metrics?.attach(null);
       starting = null;
       if (!current) return;
       current.cache.stop();

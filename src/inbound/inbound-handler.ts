@@ -30,6 +30,8 @@ export interface InboundHandlerDeps {
   onQueued?: () => void;
   /** How long the answering process holds a sync item (default: script timeout + 30 s). */
   leaseMs?: number;
+  /** Told after every script run (metrics): the provider, the recorded status, the duration and the action calls. */
+  onScriptRun?: (provider: string, status: RunRecord['status'], durationMs: number, actionsCalled: RunRecord['actionsCalled']) => void;
 }
 
 export interface InboundRequest {
@@ -222,6 +224,7 @@ export class InboundHandler {
       }
     }
     this.#deps.recorder.record(record, item.storeRequest);
+    this.#deps.onScriptRun?.(webhook.provider, record.status, record.durationMs, record.actionsCalled);
     if (record.status !== 'ok') {
       this.#deps.logger.warn('script run failed', { runId, provider: webhook.provider, status: record.status, code: record.error?.code });
     }

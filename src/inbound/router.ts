@@ -9,6 +9,8 @@ export interface InboundRouterOptions {
   handler: InboundHandler;
   /** Largest accepted body in bytes unless the webhook sets its own (default 1 MiB). */
   bodyLimitBytes: number;
+  /** Told of every answer once sent: the webhook's provider (`unknown` when none matched) and the HTTP status. */
+  onAnswered?: (provider: string, status: number) => void;
 }
 
 /** Sets `Retry-After` on the answers that ask the sender to come back (429, 503). */
@@ -44,8 +46,12 @@ export function createInboundRouter(options: InboundRouterOptions): Router {
   const limiter = new RateLimiter();
 
   router.post('/tools/webhook/:provider', async (req: Request<{ provider: string }>, res: Response) => {
+    // Only a configured provider becomes a label: the URL's name is the sender's choice.
+    let provider = 'unknown';
+    if (options.onAnswered) res.on('finish', () => options.onAnswered?.(provider, res.statusCode));
     const cached = await options.handler.lookup(req.params.provider);
     const { webhook } = cached;
+    provider = webhook.provider;
     if (webhook.rateLimit) {
       const wait = limiter.take(webhook.provider, webhook.rateLimit);
       if (wait > 0) {

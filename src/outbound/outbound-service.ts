@@ -254,7 +254,7 @@ export class OutboundService {
   async sendTest(id: string): Promise<Delivery> {
     const delivery = await insertTestDelivery(this.#knex, id, { now: new Date(this.#now()), owner: this.workerId, leaseMarginMs: this.#leaseMarginMs, secrets: this.#secrets });
     if (!delivery) throw new AppError('webhook_not_found', `No outgoing webhook with id ${id}`);
-    await attemptDelivery(this.#attempt, delivery);
+    this.#options.onAttempt?.(delivery, await attemptDelivery(this.#attempt, delivery));
     return (await getDelivery(this.#knex, delivery.id)) as Delivery;
   }
 

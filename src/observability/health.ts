@@ -1,0 +1,96 @@
+import { Router, type Response } from 'express';
+import type { Knex } from 'knex';
+import type { SandboxStats } from '../sandbox/types.js';
+import { pendingMigrations } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import type { EngineMetrics } from './metrics.js';
+import { withTimeout } from './metrics.js';
+
+/** What readiness looks at; null while the engine is not started. */
+export interface ReadinessSources {
+  store: Store;
+  /** The knex store's connection (null for a host's own store: its migrations are the host's business). */
+  knex: Knex | null;
+  sandbox: { stats(): SandboxStats };
+}
+
+/** One readiness check's verdict, as `/readyz` reports it. */
+export type CheckResult = 'ok' | 'failing';
+
+export interface HealthRouterOptions {
+  sources: () => ReadinessSources | null;
+  /** null = no `/metrics`. */
+  metrics: EngineMetrics | null;
+  /** Longest wait for the database check (default 1000 ms). */
+  dbTimeoutMs?: number;
+  /** How long a passed migrations check is trusted (default 60 s). */
+  migrationsCacheMs?: number;
+}
+
+function sendJson(res: Response, status: number, body: unknown): void {
+  res.status(status).setHeader('Cache-Control', 'no-store').json(body);
+}
+
+/**
+ * `GET /healthz` (the process answers), `GET /readyz` (database, migrations, sandbox) and `GET /metrics`
+ * (Prometheus text format). No auth: they reveal figures, never data.
+ */
+export function createHealthRouter(options: HealthRouterOptions): Router {
+  const router = Router();
+  const dbTimeoutMs = options.dbTimeoutMs ?? 1000;
+  const migrationsCacheMs = options.migrationsCacheMs ?? 60_000;
+  // Only a pass is cached: the migration list reads the database, and a pending one is fixed by a deploy.
+  let migrationsOkAt: { knex: Knex; at: number } | null = null;
+
+  async function database(src: ReadinessSources): Promise<CheckResult> {
+    try {
+      await withTimeout(src.knex ? src.knex.raw('select 1') : src.store.getSettings(), dbTimeoutMs, 'database check');
+      return 'ok';
+    } catch {
+      return 'failing';
+    }
+  }
+
+  async function migrations(src: ReadinessSources): Promise<CheckResult> {
+    if (!src.knex) return 'ok';
+    if (migrationsOkAt?.knex === src.knex && Date.now() - migrationsOkAt.at < migrationsCacheMs) return 'ok';
+    try {
+      const pending = await withTimeout(pendingMigrations(src.knex), dbTimeoutMs, 'migrations check');
+      if (pending.length > 0) return 'failing';
+      migrationsOkAt = { knex: src.knex, at: Date.now() };
+      return 'ok';
+    } catch {
+      return 'failing';
+    }
+  }
+
+  router.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
+
+  router.get('/readyz', async (_req, res) => {
+    const src = options.sources();
+    if (!src) {
+      // Not started (or closed): nothing has been opened yet, so no check can pass.
+      sendJson(res, 503, { status: 'not_ready', checks: { database: 'failing', migrations: 'failing', sandbox: 'failing' }, failing: ['database', 'migrations', 'sandbox'] });
+      return;
+    }
+    const db = await database(src);
+    const checks: Record<'database' | 'migrations' | 'sandbox', CheckResult> = {
+      database: db,
+      // Cannot be verified without the database.
+      migrations: db === 'ok' ? await migrations(src) : 'failing',
+      sandbox: src.sandbox.stats().processes > 0 ? 'ok' : 'failing',
+    };
+    const failing = Object.entries(checks).filter(([, v]) => v !== 'ok').map(([k]) => k);
+    if (failing.length === 0) sendJson(res, 200, { status: 'ready', checks });
+    else sendJson(res, 503, { status: 'not_ready', checks, failing });
+  });
+
+  const metrics = options.metrics;
+  if (metrics) {
+    router.get('/metrics', async (_req, res) => {
+      const text = await metrics.registry.metrics();
+      res.status(200).setHeader('Content-Type', metrics.registry.contentType).send(text);
+    });
+  }
+  return router;
+}
