@@ -192,7 +192,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         ...(inbox ? { writeRequests: (items: NewInboxItem[]) => inbox.insertDone(items) } : {}),
       });
       const sandbox = createSandbox({ ...options.sandbox, limits, logger: logger.child({ component: 'sandbox' }) });
-      if ('knex' in store) {
+      if (knex) {
         outbound = new OutboundService({
           store,
           logger: logger.child({ component: 'outbound' }),
@@ -260,7 +260,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
       inner.use(createInboundRouter({ handler: inbound, bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024, onAnswered: metrics ? (provider, status) => metrics.inboundRequest(provider, status) : undefined }));
       inner.use(errorHandler(logger.child({ component: 'http' })));
       started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner };
-      metrics?.attach({ sandbox, knex: knexOf(store), isAction: (id) => actions.has(id) });
+      metrics?.attach({ sandbox, knex, isAction: (id) => actions.has(id) });
     } catch (err) {
       await outbound?.stop().catch(() => undefined);
       if (ownsStore) await store.close().catch(() => undefined);

@@ -6,7 +6,7 @@ import type { ConfigCache, Inbox, RunRecorder } from '../inbound/index.js';
 import { notFoundHandler } from '../http/error-handler.js';
 import { checkScriptSyntax } from '../sandbox/index.js';
 import type { Sandbox, SandboxLimits } from '../sandbox/types.js';
-import type { InboundWebhookPatch, NewInboundWebhook, RunQuery, Settings, Store } from '../store/types.js';
+import type { InboundWebhookPatch, NewInboundWebhook, RunQuery, RunRecord, Settings, Store } from '../store/types.js';
 import type { EmittedEvent } from '../events/index.js';
 import type { Enqueued, OutboundService, OutgoingWebhookInput } from '../outbound/index.js';
 import { createAdminAuth } from './auth.js';
@@ -283,17 +283,20 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     res.json(await store.listRuns({ ...query, limit: Math.min(query.limit ?? DEFAULT_RUNS_LIMIT, MAX_RUNS_LIMIT) }));
   });
 
-  router.get('/runs/:id', async (req: Request<{ id: string }>, res: Response) => {
+  /** A run by id, every run answered so far included; AppError `not_found` otherwise. */
+  async function loadRun(id: string): Promise<RunRecord> {
     await options.recorder.flush();
-    const run = isUuid(req.params.id) ? await store.getRun(req.params.id) : null;
-    if (!run) throw new AppError('not_found', `No run with id ${req.params.id}`);
-    res.json(run);
+    const run = isUuid(id) ? await store.getRun(id) : null;
+    if (!run) throw new AppError('not_found', `No run with id ${id}`);
+    return run;
+  }
+
+  router.get('/runs/:id', async (req: Request<{ id: string }>, res: Response) => {
+    res.json(await loadRun(req.params.id));
   });
 
   router.get('/runs/:id/request', async (req: Request<{ id: string }>, res: Response) => {
-    await options.recorder.flush();
-    const run = isUuid(req.params.id) ? await store.getRun(req.params.id) : null;
-    if (!run) throw new AppError('not_found', `No run with id ${req.params.id}`);
+    const run = await loadRun(req.params.id);
     const item = run.inboxId && options.inbox ? await options.inbox.get(run.inboxId) : null;
     if (!item) throw new AppError('run_request_not_stored', `Run ${run.id} has no stored request (ignored, rejected or purged).`);
     res.json({ contentType: item.contentType, headers: item.headers, body: item.body, receivedAt: item.receivedAt });

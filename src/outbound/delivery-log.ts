@@ -1,8 +1,7 @@
 import type { Knex } from 'knex';
 import { AppError } from '../errors.js';
 import { uuidv7, type SecretBox } from '../store/index.js';
-import { toClaimed, type ClaimedDelivery } from './delivery-queue.js';
-import type { StoredSecret } from './endpoint-secrets.js';
+import { toClaimed, type ClaimedDelivery, type DbClaimed } from './delivery-queue.js';
 import type { AttemptError } from './http-transport.js';
 import { rowsOf, toIso, toIsoOrNull } from './rows.js';
 import { WEBHOOK_TEST_EVENT, type Delivery, type DeliveryAttempt, type DeliveryQuery, type DeliveryStatus, type Envelope } from './types.js';
@@ -157,19 +156,9 @@ export async function insertTestDelivery(
 ): Promise<ClaimedDelivery | null> {
   if (!UUID.test(webhookId)) return null;
   return knex.transaction(async (trx) => {
-    const webhook = await trx('webhooks').where({ id: webhookId, direction: 'outgoing' }).first<
-      | {
-          url: string;
-          secret: string;
-          previous_secrets: StoredSecret[] | null;
-          is_active: boolean;
-          tenant_id: string | null;
-          max_retries: number;
-          retry_delay_ms: number;
-          timeout_ms: number;
-        }
-      | undefined
-    >();
+    const webhook = await trx('webhooks')
+      .where({ id: webhookId, direction: 'outgoing' })
+      .first<Pick<DbClaimed, 'url' | 'secret' | 'previous_secrets' | 'is_active' | 'tenant_id' | 'max_retries' | 'retry_delay_ms' | 'timeout_ms'> | undefined>();
     if (!webhook) return null;
     const now = options.now;
     const messageId = uuidv7(now.getTime());

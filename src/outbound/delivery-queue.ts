@@ -6,7 +6,7 @@ import { recordFailure, recordSuccess, disableEndpoint, type DisablePolicy } fro
 import { openActiveSecrets, type StoredSecret } from './endpoint-secrets.js';
 import type { AttemptError } from './http-transport.js';
 import { rowsOf } from './rows.js';
-import type { AttemptOutcome, Envelope, WebhookDisabledData } from './types.js';
+import type { DeliveryAttempt, Envelope, WebhookDisabledData } from './types.js';
 
 /*
  * The durable queue: the outbox write, the claim with a lease, and the completion. Each is one statement
@@ -303,19 +303,8 @@ export async function nextDueAt(knex: Knex): Promise<Date | null> {
   return row ? new Date(row.available_at) : null;
 }
 
-/** One attempt to log. */
-export interface AttemptRecord {
-  id: string;
-  number: number;
-  worker: string;
-  startedAt: Date;
-  durationMs: number;
-  statusCode: number | null;
-  responseExcerpt: string | null;
-  responseTruncated: boolean;
-  error: AttemptError | null;
-  outcome: AttemptOutcome;
-}
+/** One attempt to log: the attempt the admin API shows, with its start as a Date. */
+export type AttemptRecord = Omit<DeliveryAttempt, 'startedAt'> & { startedAt: Date };
 
 export interface CompleteInput {
   deliveryId: string;

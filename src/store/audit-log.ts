@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { keyChanges, settingsChanges, webhookChanges } from '../audit/index.js';
 import type { Db } from './queries.js';
 import { jsonb, toIso } from './rows.js';
-import { cursorTimestampSql, decodeRunCursor, encodeRunCursor } from './run-cursor.js';
+import { cursorTimestampSql, decodeRunCursor, pageOf } from './run-cursor.js';
 import { uuidv7 } from './uuidv7.js';
 import type {
   AdminTokenRecord,
@@ -132,10 +132,5 @@ export async function listAuditEntries(db: Db, query: AuditQuery): Promise<Page<
   const limit = Math.min(Math.max(Math.trunc(query.limit) || 1, 1), MAX_AUDIT_PAGE);
   if (query.targetTypes?.length === 0) return { items: [], nextCursor: null };
   const rows = (await queryAuditPage(db, query, limit)) as Array<DbAuditEntry & { cursor_ts: string }>;
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return {
-    items: items.map(toAuditEntry),
-    nextCursor: rows.length > limit && last ? encodeRunCursor({ createdAt: last.cursor_ts, id: last.id }) : null,
-  };
+  return pageOf(rows, limit, toAuditEntry);
 }

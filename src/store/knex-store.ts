@@ -19,7 +19,7 @@ import {
   toWebhook,
 } from './rows.js';
 import { type Db, inboundColumns, outgoingColumns, queryInboundByProvider, queryOutgoingByEvent, queryRunsPage, readConfigVersion } from './queries.js';
-import { encodeRunCursor, UUID } from './run-cursor.js';
+import { pageOf, UUID } from './run-cursor.js';
 import type { SecretBox } from './secret-box.js';
 import { isUniqueViolation } from './sqlstate.js';
 import type { NewInboundWebhook, NewOutgoingWebhook, Settings, Store } from './types.js';
@@ -32,9 +32,9 @@ export const MAX_RUNS_PAGE = 1000;
 /** 14 columns a run: 4,000 rows stay under the 65,535 bind parameters of one statement. */
 const RUNS_PER_INSERT = 4000;
 /**
- * A batch of runs as ONE bind parameter (a JSON array) expanded by the database: per row this costs a
- * fraction of a multi-row VALUES list with 14 parameters a row (measured 190 → see README, PGlite pays
- * per parameter in WASM and knex per placeholder in JS).
+ * A batch of runs as ONE bind parameter (a JSON array) expanded by the database: cheaper per row than a
+ * multi-row VALUES list with 14 parameters a row, which PGlite pays for in WASM and knex in JS (CPU per
+ * row at batch 25: PGlite 190 → 141 µs, pg client 75 → 34 µs).
  */
 const INSERT_RUNS_SQL = `insert into runs (id, webhook_id, provider, event_type, status, duration_ms, script_version,
     actions_called, logs, error, emitted_event, created_at, inbox_id, replay_of)
@@ -259,8 +259,8 @@ export function createKnexStore(knex: Knex, options: KnexStoreOptions): KnexStor
     },
 
     async insertRuns(runs) {
-      // One statement per batch (split only past PostgreSQL's 65,535 bind parameters); a retried batch
-      // that already landed is ignored row by row.
+      // One statement per batch of up to RUNS_PER_INSERT rows; a retried batch that already landed is
+      // ignored row by row.
       for (let i = 0; i < runs.length; i += RUNS_PER_INSERT) {
         await knex.raw(INSERT_RUNS_SQL, [JSON.stringify(runs.slice(i, i + RUNS_PER_INSERT).map(runInsertRow))]);
       }
@@ -269,12 +269,7 @@ export function createKnexStore(knex: Knex, options: KnexStoreOptions): KnexStor
     async listRuns(query) {
       const limit = Math.min(Math.max(Math.trunc(query.limit) || 1, 1), MAX_RUNS_PAGE);
       const rows = (await queryRunsPage(knex, query, limit)) as Array<DbRun & { cursor_ts: string }>;
-      const items = rows.slice(0, limit);
-      const last = items[items.length - 1];
-      return {
-        items: items.map(toRunRecord),
-        nextCursor: rows.length > limit && last ? encodeRunCursor({ createdAt: last.cursor_ts, id: last.id }) : null,
-      };
+      return pageOf(rows, limit, toRunRecord);
     },
 
     async getRun(id) {

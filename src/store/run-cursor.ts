@@ -1,4 +1,5 @@
 import { AppError } from '../errors.js';
+import type { Page } from './types.js';
 
 /** Position after which the next page of runs starts: the last row's (created_at, id). */
 export interface RunCursor {
@@ -43,4 +44,17 @@ export function decodeRunCursor(value: string): RunCursor {
     return { createdAt: parsed[0], id: parsed[1] };
   }
   throw new AppError('invalid_cursor', undefined, { details: { cursor: value } });
+}
+
+/**
+ * The page a keyset query read: it asks for `limit + 1` rows (each with its `cursor_ts`), so an extra row
+ * means there is a next page, which starts after the last row shown.
+ */
+export function pageOf<Row extends { id: string; cursor_ts: string }, Item>(rows: Row[], limit: number, toItem: (row: Row) => Item): Page<Item> {
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  return {
+    items: items.map(toItem),
+    nextCursor: rows.length > limit && last ? encodeRunCursor({ createdAt: last.cursor_ts, id: last.id }) : null,
+  };
 }

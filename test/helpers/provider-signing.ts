@@ -1,6 +1,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
+import { AppError } from '../../src/errors.js';
+import { verifySignature } from '../../src/inbound/index.js';
+import type { VerifyConfig } from '../../src/store/types.js';
 
 /*
  * How each provider signs a delivery, written from the providers' documentation (and, for Stripe and
@@ -73,4 +76,14 @@ export function basicAuth(user: string, password: string): Record<string, string
 /** Lower-cases header names, as Node hands them to the engine. */
 export function lowerCased(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+/** What hookgate's verifier says of a request: `ok`, or the code of the AppError it throws. */
+export function verifyOutcome(config: VerifyConfig, headers: Record<string, string>, body: Buffer, nowMs: number): string {
+  try {
+    verifySignature(config, { rawBody: body, headers, nowMs });
+    return 'ok';
+  } catch (err) {
+    return err instanceof AppError ? err.code : `unexpected: ${String(err)}`;
+  }
 }
