@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createEngine, createLogger, createStore, type Config, type Engine, type Logger, type Store } from '../src/index.js';
+import { createEngine, createLogger, createStore, exitOnSignals, type Config, type Engine, type Logger, type Store } from '../src/index.js';
 import { BillingService, DEMO_STRIPE_SCRIPT } from './billing-service.js';
 import { defineDemoEvents } from './event-types.js';
 
@@ -32,6 +32,7 @@ export async function startDemo(config: Readonly<Config>): Promise<DemoServer> {
     allowInsecureUrls: config.allowInsecureUrls,
     allowPrivateNetworks: config.allowPrivateNetworks,
     sandbox: { limits: { timeoutMs: config.scriptTimeoutMs, memoryMb: config.scriptMemoryMb } },
+    shutdownTimeoutMs: config.shutdownTimeoutMs,
   });
   const billing = new BillingService(store.knex);
   engine.actions.registerInstance(billing);
@@ -74,18 +75,14 @@ export async function startDemo(config: Readonly<Config>): Promise<DemoServer> {
   };
 }
 
-/** Runs the demo until SIGINT or SIGTERM, then shuts it down cleanly and exits 0. */
+/**
+ * Runs the demo until SIGINT or SIGTERM, then shuts it down gracefully (`engine.close()`) and exits 0; a
+ * second signal, or the shutdown overrunning its deadline by 5 s, exits 1 at once.
+ */
 export async function serveDemo(config: Readonly<Config>): Promise<DemoServer> {
-  const demo = await startDemo(config);
-  let closing = false;
-  const shutdown = async (signal: string): Promise<void> => {
-    if (closing) return;
-    closing = true;
-    demo.logger.info('shutting down', { signal });
-    await demo.close();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  return demo;
+  const starting = startDemo(config);
+  // Before anything is announced: a SIGTERM that follows "listening on" at once must find the handler (a
+  // signal during the start waits for it, then shuts down).
+  exitOnSignals({ close: async () => (await starting).close(), logger: createLogger(config.logLevel), forceAfterMs: config.shutdownTimeoutMs + 5000 });
+  return starting;
 }

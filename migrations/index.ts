@@ -7,6 +7,8 @@ import * as m0005 from './0005_run_replays.js';
 import * as m0007 from './0007_audit_log.js';
 import * as m0008 from './0008_api_key_last_used.js';
 import * as m0009 from './0009_outbound_retention.js';
+import * as m0010 from './0010_outbound_origin.js';
+import * as m0011 from './0011_config_notify.js';
 
 /** One schema migration. `name` is what knex records in `knex_migrations`; never rename one. */
 export interface Migration {
@@ -28,4 +30,6 @@ export const migrations: readonly Migration[] = [
   { name: '0007_audit_log', up: m0007.up, down: m0007.down },
   { name: '0008_api_key_last_used', up: m0008.up, down: m0008.down },
   { name: '0009_outbound_retention', up: m0009.up, down: m0009.down },
+  { name: '0010_outbound_origin', up: m0010.up, down: m0010.down },
+  { name: '0011_config_notify', up: m0011.up, down: m0011.down },
 ];

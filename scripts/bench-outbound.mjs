@@ -9,10 +9,10 @@
 //              arrives: deliveries/s, and emit→delivered latency (receiver clock minus the envelope's timestamp);
 //   - paced:   BENCH_PACED_RATE deliveries/s (default 1000) for BENCH_PACED_SECONDS (default 5): latency at that load.
 // Works in a schema of its own on DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), dropped at the end.
-// Other options (env): BENCH_ROUNDS (2), BENCH_CONCURRENCY (worker concurrency and bare-POST concurrency, 10),
-// BENCH_PER_ENDPOINT (per-endpoint cap, 4), BENCH_EMITTERS (8), BENCH_SOURCE=1 (import src/ instead of dist/;
+// Other options (env): BENCH_ROUNDS (2), BENCH_CONCURRENCY (worker concurrency and bare-POST concurrency, 32 = the
+// engine's default), BENCH_PER_ENDPOINT (per-endpoint cap, 8 = the default), BENCH_EMITTERS (8), BENCH_SOURCE=1 (import src/ instead of dist/;
 // run with `node --import tsx`).
-import { fork } from 'node:child_process';
+import { percentile, sleep, startReceivers } from './bench-kit.mjs';
 import http from 'node:http';
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
@@ -21,8 +21,8 @@ import { randomUUID } from 'node:crypto';
 const events = Number(process.env.BENCH_EVENTS ?? 5000);
 const receiverCount = Number(process.env.BENCH_RECEIVERS ?? 4);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 10);
-const perEndpoint = Number(process.env.BENCH_PER_ENDPOINT ?? 4);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
+const perEndpoint = Number(process.env.BENCH_PER_ENDPOINT ?? 8);
 const emitters = Number(process.env.BENCH_EMITTERS ?? 8);
 const pacedRate = Number(process.env.BENCH_PACED_RATE ?? 1000);
 const pacedSeconds = Number(process.env.BENCH_PACED_SECONDS ?? 5);
@@ -32,11 +32,8 @@ const EVENT = 'bench.order.created';
 const { createEngine, createLogger, createStore, WebhookSender } = await import(process.env.BENCH_SOURCE === '1' ? '../src/index.ts' : '../dist/src/index.js');
 
 // ---- receivers ---------------------------------------------------------------------------------------
-const receiver = fork(new URL('./bench-outbound-receiver.mjs', import.meta.url), [], { env: { ...process.env, BENCH_RECEIVERS: String(receiverCount) } });
-const replies = [];
-receiver.on('message', (msg) => replies.shift()?.(msg));
-const { ports } = await new Promise((resolve) => replies.push(resolve));
-const ask = (msg) => new Promise((resolve) => { replies.push(resolve); receiver.send(msg); });
+const receiver = await startReceivers(receiverCount);
+const { ports, ask } = receiver;
 
 // ---- engine ------------------------------------------------------------------------------------------
 const logger = createLogger(process.env.LOG_LEVEL ?? 'error');
@@ -71,8 +68,6 @@ function cpuPer(start, count) {
   return { ownMs: (end.own - start.own) / count, machineMs: (end.machine - start.machine) / count };
 }
 
-const percentile = (sorted, q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function until(check, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {

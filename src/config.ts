@@ -22,13 +22,15 @@ export interface Config {
   allowPrivateNetworks: boolean;
   scriptTimeoutMs: number;
   scriptMemoryMb: number;
+  /** HOOKGATE_SHUTDOWN_TIMEOUT_MS: on SIGTERM, how long in-flight requests and deliveries get to finish. */
+  shutdownTimeoutMs: number;
   logLevel: string;
 }
 
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['port', 'host', 'dataDir', 'allowInsecureUrls', 'allowPrivateNetworks', 'scriptTimeoutMs', 'scriptMemoryMb', 'logLevel'],
+  required: ['port', 'host', 'dataDir', 'allowInsecureUrls', 'allowPrivateNetworks', 'scriptTimeoutMs', 'scriptMemoryMb', 'shutdownTimeoutMs', 'logLevel'],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     host: { type: 'string', minLength: 1 },
@@ -40,6 +42,7 @@ const schema = {
     allowPrivateNetworks: { type: 'boolean' },
     scriptTimeoutMs: { type: 'integer', minimum: 10, maximum: 300000 },
     scriptMemoryMb: { type: 'integer', minimum: 8, maximum: 4096 },
+    shutdownTimeoutMs: { type: 'integer', minimum: 0, maximum: 600000 },
     logLevel: { enum: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] },
   },
 } as const;
@@ -72,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     allowPrivateNetworks: toFlag(env.HOOKGATE_ALLOW_PRIVATE_NETWORKS),
     scriptTimeoutMs: toInt(env.HOOKGATE_SCRIPT_TIMEOUT_MS, 5000),
     scriptMemoryMb: toInt(env.HOOKGATE_SCRIPT_MEMORY_MB, 64),
+    shutdownTimeoutMs: toInt(env.HOOKGATE_SHUTDOWN_TIMEOUT_MS, 25_000),
     logLevel: blankToUndefined(env.LOG_LEVEL) ?? 'info',
   };
   const checked = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));

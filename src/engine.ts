@@ -1,18 +1,23 @@
 import { Router } from 'express';
+import type { Knex } from 'knex';
+import type pg from 'pg';
 import express from 'express';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { ActionRegistry } from './actions/index.js';
 import { createAdminRouter, createAdminUiRouter, createRunReplayer, ensureBootstrapToken, type AdminUiOptions } from './admin/index.js';
 import { AppError } from './errors.js';
 import { EventBus, EventCatalog, type EmittedEvent, type EventListener } from './events/index.js';
 import { errorHandler } from './http/error-handler.js';
-import { ConfigCache, createInboundRouter, InboundHandler, Inbox, InboxWorker, RunRecorder, type NewInboxItem } from './inbound/index.js';
+import { requestLog } from './http/request-log.js';
+import { drainable, type DrainServer } from './http/server-drain.js';
+import { ConfigCache, configChannel, createInboundRouter, InboundHandler, Inbox, InboxWorker, RunRecorder, type NewInboxItem } from './inbound/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createHealthRouter, createMetrics } from './observability/index.js';
 import { OutboundService, type EngineOutboundOptions, type Enqueued } from './outbound/index.js';
+import { pgConnectionConfig } from './store/index.js';
 import { createSandbox } from './sandbox/index.js';
 import type { Sandbox, SandboxLimits, SandboxOptions } from './sandbox/types.js';
-import { createStore } from './store/index.js';
+import { createStore, StoreAvailability } from './store/index.js';
 import type { KnexStore } from './store/index.js';
 import type { Store } from './store/types.js';
 
@@ -55,6 +60,11 @@ export interface EngineOptions {
   inbox?: EngineInboxOptions;
   /** `GET /metrics` (Prometheus text format, on a registry of this engine's own); `false` serves none. Default true. */
   metrics?: boolean;
+  /**
+   * `close()`: how long requests in flight on the servers `listen` started, and delivery attempts in flight,
+   * get to finish before they are cut off (HOOKGATE_SHUTDOWN_TIMEOUT_MS). Default 25 s: under Kubernetes' 30 s grace period.
+   */
+  shutdownTimeoutMs?: number;
 }
 
 export interface EngineInboxOptions {
@@ -103,6 +113,13 @@ export interface Engine {
   onEvent(listener: EventListener): () => void;
   /** Starts an Express app with just the engine on it (what `npm start` uses). */
   listen(port: number, host?: string): Promise<Server>;
+  /**
+   * Shuts down gracefully: `/readyz` answers 503 from the start; the servers `listen` started stop accepting
+   * connections and answer the requests in flight; no more deliveries or inbox items are claimed, claimed
+   * deliveries not yet sent go back to the queue, and attempts in flight get until `shutdownTimeoutMs` (then
+   * they are aborted and due again at once). Then the sandbox closes, run records are flushed and the store
+   * the engine opened is closed.
+   */
   close(): Promise<void>;
 }
 
@@ -151,15 +168,26 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const limits: Partial<SandboxLimits> = options.sandbox?.limits ?? {};
   let started: Started | null = null;
   let starting: Promise<void> | null = null;
-  const servers: Server[] = [];
+  let closing: Promise<void> | null = null;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 25_000;
+  /** The servers `listen` started, as their graceful close. */
+  const servers: DrainServer[] = [];
+  /** Requests being answered through `router`, on any server (a host app's too): `close` waits for them. */
+  let answering = 0;
+  let onIdle: (() => void) | null = null;
 
   const metrics = options.metrics === false ? null : createMetrics({ logger: logger.child({ component: 'metrics' }) });
   const knexOf = (store: Store) => ('knex' in store ? (store as KnexStore).knex : null);
   const router = Router();
   // Before the started check: liveness answers while starting, readiness says why it is not ready.
-  router.use(createHealthRouter({ metrics, sources: () => started && { store: started.store, knex: knexOf(started.store), sandbox: started.sandbox } }));
+  router.use(createHealthRouter({ metrics, sources: () => started && { store: started.store, knex: knexOf(started.store), sandbox: started.sandbox }, shuttingDown: () => closing !== null }));
   router.use((req, res, next) => {
     if (!started) throw new AppError('database_unavailable', 'The engine has not started yet.');
+    answering += 1;
+    res.once('close', () => {
+      answering -= 1;
+      if (answering === 0) onIdle?.();
+    });
     started.router(req, res, next);
   });
 
@@ -167,7 +195,10 @@ export function createEngine(options: EngineOptions = {}): Engine {
     actions.check();
     const store = options.store ?? (await createStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir ?? './data', secretKey: options.secretKey, logger }));
     const ownsStore = !options.store;
+    // Made in the try below; what was made is stopped again when a later step fails.
     let outbound: OutboundService | null = null;
+    let cache: ConfigCache | null = null;
+    let sandbox: Sandbox | null = null;
     try {
       await store.migrate();
       if ((await store.getSettings()) === null) {
@@ -175,23 +206,28 @@ export function createEngine(options: EngineOptions = {}): Engine {
         await store.saveSettings({ enabledWebhookActions: actions.ids().sort() });
       }
       await ensureBootstrapToken(store, options.adminToken, options.onAdminTokenGenerated ?? printTokenOnce);
-      const cache = new ConfigCache({
+      // A lost database, as the config poll, the run recorder and the request path see it (503 until it is back).
+      const availability = new StoreAvailability(logger.child({ component: 'store' }));
+      // The inbox needs our SQL (the knex store); a host's own store runs requests directly, without it.
+      const knex = knexOf(store);
+      cache = new ConfigCache({
         store,
         logger: logger.child({ component: 'config-cache' }),
         pollMs: options.configPollMs ?? 500,
         defaultSettings: () => ({ enabledWebhookActions: actions.ids() }),
+        availability,
+        ...(knex && store.kind === 'postgres' ? { listen: await configListenTarget(knex) } : {}),
       });
       await cache.start();
-      // The inbox needs our SQL (the knex store); a host's own store runs requests directly, without it.
-      const knex = knexOf(store);
       const inbox = knex ? new Inbox(knex) : null;
       const recorder = new RunRecorder({
         store,
         logger: logger.child({ component: 'runs' }),
         flushMs: options.runFlushMs,
         ...(inbox ? { writeRequests: (items: NewInboxItem[]) => inbox.insertDone(items) } : {}),
+        availability,
       });
-      const sandbox = createSandbox({ ...options.sandbox, limits, logger: logger.child({ component: 'sandbox' }) });
+      sandbox = createSandbox({ ...options.sandbox, limits, logger: logger.child({ component: 'sandbox' }) });
       if (knex) {
         outbound = new OutboundService({
           store,
@@ -199,6 +235,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
           allowInsecureUrls: options.allowInsecureUrls ?? false,
           allowPrivateNetworks: options.allowPrivateNetworks ?? false,
           ...options.outbound,
+          // On close, attempts in flight get the shutdown deadline (or less, when told less).
+          worker: options.outbound?.worker === false ? false : { ...options.outbound?.worker, stopTimeoutMs: Math.min(options.outbound?.worker?.stopTimeoutMs ?? shutdownTimeoutMs, shutdownTimeoutMs) },
           onAttempt: (delivery, outcome) => {
             metrics?.deliveryAttempt(outcome.step.status === 'pending' ? 'retry' : outcome.step.status);
             options.outbound?.onAttempt?.(delivery, outcome);
@@ -226,6 +264,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         leaseMs: options.inbox?.leaseMs,
         onQueued: () => inboxWorker?.wake(),
         onScriptRun: metrics ? (provider, status, durationMs, calls) => metrics.scriptRun(provider, status, durationMs, calls) : undefined,
+        availability,
       });
       if (inbox && options.inbox?.worker !== false) {
         inboxWorker = new InboxWorker({
@@ -242,7 +281,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         inboxWorker.start();
       }
       const inner = Router();
-      inner.use('/admin/api', createAdminRouter({
+      inner.use('/admin/api', requestLog(logger.child({ component: 'admin' })), createAdminRouter({
         store,
         registry: actions,
         cache,
@@ -257,12 +296,19 @@ export function createEngine(options: EngineOptions = {}): Engine {
         inbox,
       }));
       if (options.adminUi !== false) inner.use('/admin', createAdminUiRouter(options.adminUi ?? {}));
-      inner.use(createInboundRouter({ handler: inbound, bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024, onAnswered: metrics ? (provider, status) => metrics.inboundRequest(provider, status) : undefined }));
+      inner.use(createInboundRouter({
+        handler: inbound,
+        bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
+        onAnswered: metrics ? (provider, status) => metrics.inboundRequest(provider, status) : undefined,
+        logger: logger.child({ component: 'inbound' }),
+      }));
       inner.use(errorHandler(logger.child({ component: 'http' })));
       started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner };
       metrics?.attach({ sandbox, knex, isAction: (id) => actions.has(id) });
     } catch (err) {
       await outbound?.stop().catch(() => undefined);
+      await cache?.stop().catch(() => undefined);
+      await sandbox?.close().catch(() => undefined);
       if (ownsStore) await store.close().catch(() => undefined);
       throw err;
     }
@@ -298,30 +344,77 @@ export function createEngine(options: EngineOptions = {}): Engine {
       app.disable('x-powered-by');
       app.use(router);
       app.use((_req, res) => res.status(404).json({ error: new AppError('route_not_found').toJSON() }));
-      const server = await new Promise<Server>((resolve, reject) => {
-        const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+      const server = createServer(app);
+      const drain = drainable(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-      servers.push(server);
+      servers.push(drain);
       return server;
     },
-    async close() {
-      await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => { s.close(() => resolve()); s.closeAllConnections(); })));
-      const current = started;
-      started = null;
-      metrics?.attach(null);
-      starting = null;
-      if (!current) return;
-      current.cache.stop();
-      // Before the sandbox closes: runs in progress finish and mark their items.
-      await current.inboxWorker?.stop();
-      // Before the store closes: in-flight attempts still record their outcome.
-      await current.outbound?.stop();
-      await current.sandbox.close();
-      await current.recorder.flush();
-      if (current.ownsStore) await current.store.close();
+    close() {
+      closing ??= shutDown().finally(() => {
+        closing = null;
+      });
+      return closing;
     },
   };
+
+  async function shutDown(): Promise<void> {
+    const deadline = Date.now() + shutdownTimeoutMs;
+    const current = started;
+    const cacheStopped = current?.cache.stop();
+    // Side by side, each bounded by the deadline: the servers stop accepting and answer what is in flight
+    // (a run needs the sandbox and the store until then); the inbox worker finishes its runs and marks their
+    // items; the delivery worker puts back what it claimed but did not send, and in-flight attempts record
+    // their outcome — or, cut off at the deadline, are recorded as aborted and due again at once.
+    const inboxStopped = current?.inboxWorker?.stop();
+    await Promise.all([...servers.splice(0).map((drain) => drain(deadline)), requestsAnswered(deadline), beforeDeadline(inboxStopped, deadline), current?.outbound?.stop()]);
+    started = null;
+    metrics?.attach(null);
+    starting = null;
+    if (!current) return;
+    // Runs still going (past the deadline) end as `crashed` (`sandbox_closed`) and are recorded by the flush
+    // below; an inbox item's run is put back for a retry, before the store closes.
+    await current.sandbox.close();
+    await inboxStopped;
+    await current.recorder.flush();
+    await cacheStopped;
+    if (current.ownsStore) await current.store.close();
+  }
+
+  function beforeDeadline(work: Promise<void> | undefined, deadline: number): Promise<void> {
+    if (!work) return Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const passed = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(deadline - Date.now(), 0));
+    });
+    return Promise.race([work, passed]).finally(() => clearTimeout(timer));
+  }
+
+  function requestsAnswered(deadline: number): Promise<void> {
+    if (answering === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(deadline - Date.now(), 0));
+      function done() {
+        clearTimeout(timer);
+        onIdle = null;
+        resolve();
+      }
+      onIdle = done;
+    });
+  }
   return engine;
+}
+
+/** Where the config cache LISTENs on PostgreSQL: this schema's config channel, on the store's connection settings. */
+async function configListenTarget(knex: Knex): Promise<{ connection: pg.ClientConfig; channel: string }> {
+  const result = (await knex.raw('select current_schema() as schema')) as { rows: Array<{ schema: string }> };
+  return { connection: pgConnectionConfig(knex), channel: configChannel(result.rows[0]?.schema ?? 'public') };
 }
 
 function printTokenOnce(token: string): void {

@@ -20,6 +20,7 @@ export const ERRORS = {
   // Auth
   auth_missing: { status: 401, message: 'An Authorization: Bearer <token> header is required.' },
   auth_invalid: { status: 401, message: 'The bearer token is not valid.' },
+  auth_rate_limited: { status: 429, message: 'Too many different invalid tokens from this address; retry after the Retry-After delay.' },
   forbidden: { status: 403, message: 'This key does not have the role for this operation.' },
   key_not_found: { status: 404, message: 'API key not found.' },
   // Inbound
@@ -27,6 +28,8 @@ export const ERRORS = {
   signature_missing: { status: 401, message: 'The signature header is missing.' },
   signature_invalid: { status: 401, message: 'The signature does not match.' },
   signature_timestamp_invalid: { status: 401, message: 'The signature timestamp is missing, malformed or outside the tolerance.' },
+  // Receiving our outgoing webhooks (WebhookReceiver)
+  webhook_handler_failed: { status: 500, message: 'The handler of this webhook failed; the sender will retry.' },
   credentials_missing: { status: 401, message: 'The credentials (Basic auth or API key header) are missing.' },
   credentials_invalid: { status: 401, message: 'The credentials do not match.' },
   rate_limited: { status: 429, message: 'Too many requests for this provider; retry after the Retry-After delay.' },

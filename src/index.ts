@@ -23,12 +23,14 @@ export type {
 } from './store/types.js';
 export { createSandbox, checkScriptSyntax } from './sandbox/index.js';
 export type { Sandbox, SandboxLimits, SandboxOptions, SandboxRunResult } from './sandbox/types.js';
-export type { EmittedEvent, EventListener } from './events/index.js';
+export type { EmittedEvent, EventListener, EventOrigin } from './events/index.js';
 export { EventCatalog, type EventTypeDefinition, type DefineEventOptions } from './events/index.js';
 export type { AdminTokenStore, AdminTokenRecord, ApiKeyRole } from './store/types.js';
 export { verifySignature } from './inbound/index.js';
 export { WebhookSender, type SignInput, type SignatureHeaders } from './outbound/index.js';
+export { WebhookReceiver, type WebhookReceiverOptions, type WebhookHandler, type ReceivedDelivery, type ReceivedRequest, type ReceiverResponse } from './outbound/index.js';
 export type { Delivery, DeliveryAttempt, DeliveryStatus, Envelope, EngineOutboundOptions, Enqueued, WebhookDisabledData } from './outbound/index.js';
 export { loadConfig, type Config } from './config.js';
 export { AppError, ERRORS, type ErrorCode } from './errors.js';
 export { createLogger, type Logger } from './logger.js';
+export { exitOnSignals, type ExitOnSignalsOptions } from './exit-on-signals.js';

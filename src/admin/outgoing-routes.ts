@@ -1,8 +1,10 @@
 import type { Request, Response, Router } from 'express';
 import { AppError } from '../errors.js';
 import type { EmittedEvent } from '../events/index.js';
+import { requestIdFrom } from '../http/request-log.js';
 import type { Delivery, DeliveryQuery, Enqueued, OutboundService, OutgoingWebhookInput, OutgoingWebhookUpdate } from '../outbound/index.js';
 import type { AuditActor, OutgoingWebhook, Store } from '../store/types.js';
+import { redeliveryEntry } from '../store/index.js';
 import { createOutgoingWebhookSchema, deliveriesQuerySchema, emitEventSchema, patchOutgoingWebhookSchema } from './schemas.js';
 import { canSeeTenant, isPlatform, principalOf, type Principal } from './principal.js';
 import { validator } from './validate.js';
@@ -102,7 +104,7 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
 
   router.post('/webhooks/:id/test', async (req: Request<{ id: string }>, res: Response) => {
     await loadOutgoing(req.params.id, principalOf(res));
-    const delivery: Delivery = await required(options.outbound).sendTest(req.params.id);
+    const delivery: Delivery = await required(options.outbound).sendTest(req.params.id, requestIdFrom(res));
     res.json({ attempt: delivery.attempts.at(-1) ?? null, delivery });
   });
 
@@ -121,16 +123,8 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
   router.post('/deliveries/:id/redeliver', async (req: Request<{ id: string }>, res: Response) => {
     const before = await loadDelivery(req.params.id, principalOf(res));
     const requeued = await required(options.outbound).redeliver(req.params.id);
-    // Operations are audited right after they succeed (the queue's SQL is not the store's transaction).
     const webhook = await store.getWebhook(before.webhookId);
-    await store.insertAuditEntry({
-      actor: principalOf(res),
-      action: 'delivery.redelivered',
-      targetType: 'delivery',
-      targetId: before.id,
-      tenantId: webhook?.tenantId ?? null,
-      changes: { status: { before: before.status, after: requeued.status } },
-    });
+    await store.insertAuditEntry(redeliveryEntry(principalOf(res), before.id, webhook?.tenantId ?? null, before.status, requeued.status));
     res.status(202).json(requeued);
   });
 
@@ -142,11 +136,14 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
       throw new AppError('forbidden', 'A tenant key can only emit events for its own tenant.', { details: { tenantId: principal.tenantId } });
     }
     const tenantId = isPlatform(principal) ? (body.tenantId ?? null) : principal.tenantId;
+    const requestId = requestIdFrom(res);
     const enqueued = await options.publish({
       event: body.event,
       data: body.data === undefined ? null : body.data,
       tenantId,
       metadata: { ...body.metadata, tenantId },
+      // The admin request's id, for the log lines of the deliveries (not part of the envelope).
+      ...(requestId ? { origin: { requestId } } : {}),
     });
     const answer = { event: body.event, messageId: enqueued?.messageId ?? null, deliveries: enqueued?.deliveryIds.length ?? 0 };
     // The name and fan-out only: event data may carry personal data, and the audit log outlives it.

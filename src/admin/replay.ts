@@ -16,8 +16,8 @@ export interface RunReplayerDeps {
 /** A finished replay: the new run, and the run whose stored request it re-ran. */
 export type ReplayedRun = RunRecord & { replayOf: string };
 
-/** Re-runs the stored request of a run; see {@link createRunReplayer}. */
-export type RunReplayer = (runId: string) => Promise<ReplayedRun>;
+/** Re-runs the stored request of a run; see {@link createRunReplayer}. `requestId` (the admin request's) goes on the new run's log lines. */
+export type RunReplayer = (runId: string, requestId?: string) => Promise<ReplayedRun>;
 
 /**
  * `POST /runs/:id/replay`: re-runs the request a run processed (its inbox row: the body as received and
@@ -29,7 +29,7 @@ export type RunReplayer = (runId: string) => Promise<ReplayedRun>;
  * rejected run, a purged inbox row, or a store without the inbox), `webhook_not_found`, `webhook_inactive`.
  */
 export function createRunReplayer(deps: RunReplayerDeps): RunReplayer {
-  return async (runId) => {
+  return async (runId, requestId) => {
     await deps.recorder.flush();
     const run = await deps.store.getRun(runId);
     if (!run) throw new AppError('not_found', `No run with id ${runId}`);
@@ -45,6 +45,7 @@ export function createRunReplayer(deps: RunReplayerDeps): RunReplayer {
       body: parseBody(kind, item.body),
       headers: item.headers,
       replayOf: run.id,
+      requestId,
     });
     await deps.recorder.flush();
     return { ...record, replayOf: run.id };

@@ -4,6 +4,7 @@ import { computeAvailability } from '../actions/index.js';
 import { AppError } from '../errors.js';
 import type { ConfigCache, Inbox, RunRecorder } from '../inbound/index.js';
 import { notFoundHandler } from '../http/error-handler.js';
+import { requestIdFrom } from '../http/request-log.js';
 import { checkScriptSyntax } from '../sandbox/index.js';
 import type { Sandbox, SandboxLimits } from '../sandbox/types.js';
 import type { InboundWebhookPatch, NewInboundWebhook, RunQuery, RunRecord, Settings, Store } from '../store/types.js';
@@ -304,7 +305,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
 
   router.post('/runs/:id/replay', async (req: Request<{ id: string }>, res: Response) => {
     if (!options.replay) throw new AppError('run_not_replayable', 'This engine keeps no stored requests to replay.');
-    const replayed = await options.replay(req.params.id);
+    const replayed = await options.replay(req.params.id, requestIdFrom(res));
     // Audited after the fact: the new run is written by the run recorder, outside any transaction of ours.
     const webhook = replayed.webhookId ? await store.getWebhook(replayed.webhookId) : null;
     await store.insertAuditEntry({

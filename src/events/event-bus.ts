@@ -7,6 +7,17 @@ export interface EmittedEvent {
   data: unknown;
   tenantId: string | null;
   metadata: Record<string, unknown>;
+  /**
+   * The request (and run) that emitted it, for the log lines of its deliveries. Kept with the queued
+   * message, never sent to receivers (`metadata` is what they see).
+   */
+  origin?: EventOrigin;
+}
+
+/** Where an event came from: the request id and, for a script's event, the run id. */
+export interface EventOrigin {
+  requestId: string;
+  runId?: string;
 }
 
 export type EventListener = (event: EmittedEvent) => void | Promise<void>;

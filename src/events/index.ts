@@ -1,2 +1,2 @@
-export { EventBus, type EmittedEvent, type EventListener } from './event-bus.js';
+export { EventBus, type EmittedEvent, type EventListener, type EventOrigin } from './event-bus.js';
 export { EventCatalog, type EventTypeDefinition, type DefineEventOptions } from './event-catalog.js';

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, coerceError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isConnectionError } from '../store/sqlstate.js';
 
 interface BodyParserError extends Error {
   type?: string;
@@ -33,14 +34,19 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       next(err);
       return;
     }
-    const appError = isAppError(err) ? err : fromBodyParser(err as BodyParserError);
+    // A lost database is the client's "retry later" (503), not an internal error.
+    const appError = isAppError(err) ? err : (fromBodyParser(err as BodyParserError) ?? (isConnectionError(err) ? new AppError('database_unavailable', undefined, { cause: err }) : null));
+    // For the request's log line (src/http/request-log.ts, the inbound router), which is written once answered.
+    const requestId = res.locals.requestId as string | undefined;
     if (appError) {
-      if (appError.status >= 500) logger.error('request failed', { code: appError.code, path: req.path, err: coerceError(appError.cause ?? appError).message });
+      res.locals.errorCode = appError.code;
+      if (appError.status >= 500) logger.error('request failed', { code: appError.code, path: req.path, requestId, err: coerceError(appError.cause ?? appError).message });
       res.status(appError.status).json({ error: appError.toJSON() });
       return;
     }
-    logger.error('unhandled error', { path: req.path, method: req.method, err: coerceError(err).stack });
+    logger.error('unhandled error', { path: req.path, method: req.method, requestId, err: coerceError(err).stack });
     const internal = new AppError('internal_error');
+    res.locals.errorCode = internal.code;
     res.status(500).json({ error: internal.toJSON() });
   };
 }

@@ -1,6 +1,7 @@
 import type { ActionRegistry } from '../actions/index.js';
 import { computeAvailability } from '../actions/index.js';
 import { AppError, coerceError, isAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { RunError, Sandbox, SandboxLimits, SandboxRunResult } from '../sandbox/types.js';
 import type { ActionCallRecord, RunRecordStatus, Settings } from '../store/types.js';
 
@@ -56,6 +57,10 @@ export interface ExecuteOptions {
   limits?: Partial<SandboxLimits>;
   /** Keep each call's arguments in `actionsCalled` (dry-run shows them; run records do not store them). */
   keepArgs?: boolean;
+  /** Logs each action call (debug; warn when it fails): id, outcome, duration — never arguments or results. */
+  logger?: Logger;
+  /** On the action call lines (default the run id). */
+  requestId?: string;
 }
 
 /** The message an action error shows a script: its own message for our coded errors, a generic one otherwise. */
@@ -90,7 +95,7 @@ function availableActions(registry: ActionRegistry, settings: Settings, allowedA
  * Shared by the inbound endpoint and dry-run; it neither records nor emits.
  */
 export async function executeScript(options: ExecuteOptions): Promise<ScriptOutcome> {
-  const { target, registry } = options;
+  const { target, registry, logger } = options;
   const available = availableActions(registry, options.settings, target.allowedActions);
   const allowed = new Set(available);
   const actionsCalled: ScriptOutcome['actionsCalled'] = [];
@@ -112,6 +117,7 @@ export async function executeScript(options: ExecuteOptions): Promise<ScriptOutc
       throw new AppError(isAppError(err) ? err.code : 'action_failed', described.message);
     } finally {
       call.durationMs = Math.round((performance.now() - started) * 100) / 100;
+      if (logger && (!call.ok || logger.isDebugEnabled())) logActionCall(logger, options, call);
     }
   };
 
@@ -141,6 +147,21 @@ export async function executeScript(options: ExecuteOptions): Promise<ScriptOutc
   };
   if (run.status === 'ok' && outcome.result !== null) checkResult(outcome, target);
   return outcome;
+}
+
+function logActionCall(logger: Logger, options: ExecuteOptions, call: ActionCallRecord): void {
+  const meta = {
+    requestId: options.requestId ?? options.runId,
+    runId: options.runId,
+    provider: options.target.provider,
+    // The id comes from the script: an unavailable one is cut short, so no script can log a payload through it.
+    action: call.id.length > 128 ? call.id.slice(0, 128) : call.id,
+    outcome: call.ok ? 'ok' : 'error',
+    durationMs: call.durationMs,
+    ...(call.error ? { code: call.error } : {}),
+  };
+  if (call.ok) logger.debug('action call', meta);
+  else logger.warn('action call failed', meta);
 }
 
 function checkResult(outcome: ScriptOutcome, target: ScriptTarget): void {

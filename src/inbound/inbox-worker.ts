@@ -1,4 +1,5 @@
 import { coerceError, isAppError } from '../errors.js';
+import { requestIdOf } from '../http/request-id.js';
 import type { Logger } from '../logger.js';
 import { uuidv7 } from '../store/index.js';
 import type { RunRecord } from '../store/types.js';
@@ -37,7 +38,8 @@ export class InboxWorker {
   #polling: Promise<void> | null = null;
   #again = false;
   #stopped = true;
-  #lastPurge = 0;
+  /** `performance.now()` of the last purge: hourly on a monotonic clock, whatever the wall clock does. */
+  #lastPurge = -Infinity;
   readonly #inFlight = new Set<Promise<void>>();
 
   constructor(options: InboxWorkerOptions) {
@@ -99,8 +101,8 @@ export class InboxWorker {
   }
 
   async #purge(): Promise<void> {
-    if (this.#o.purgeAfterSec <= 0 || Date.now() - this.#lastPurge < 3600_000) return;
-    this.#lastPurge = Date.now();
+    if (this.#o.purgeAfterSec <= 0 || performance.now() - this.#lastPurge < 3600_000) return;
+    this.#lastPurge = performance.now();
     const removed = await this.#o.inbox.purge(this.#o.purgeAfterSec);
     if (removed > 0) this.#o.logger.info('old inbox items deleted', { removed });
   }
@@ -120,7 +122,14 @@ export class InboxWorker {
         return;
       }
       const body = parseBody(bodyKindOf(item.contentType) ?? 'json', item.body);
-      const record = await this.#o.handler.process(cached, { runId: item.runId, inboxId: item.id, body, headers: item.headers });
+      // The id the request was answered with: the sender's stored X-Request-Id, else (the default) the run id.
+      const requestId = requestIdOf(item.headers['x-request-id']) ?? undefined;
+      const record = await this.#o.handler.process(cached, { runId: item.runId, inboxId: item.id, body, headers: item.headers, requestId });
+      if (record.status === 'crashed' && record.error?.code === 'sandbox_closed') {
+        // Cut off by this engine's shutdown, not the item's fault: back to the queue without using an attempt.
+        await inbox.release(item.id, 0, 'sandbox_closed', { newRunId: uuidv7(), refundAttempt: true });
+        return;
+      }
       if (record.status === 'crashed' && item.attempts < this.#o.maxAttempts) {
         // The crashed attempt keeps its run record; the next one records under a new run id.
         await inbox.release(item.id, this.#backoffMs(item.attempts), record.error?.message ?? 'sandbox crashed', { newRunId: uuidv7() });
@@ -128,8 +137,9 @@ export class InboxWorker {
       }
       await inbox.finish(item.id, record.status === 'crashed' ? 'failed' : 'done', record.error?.code ?? null);
     } catch (err) {
-      if (isAppError(err) && (err.code === 'sandbox_busy' || err.code === 'sandbox_closed')) {
-        // Not the item's fault: it waits a little without using up an attempt.
+      if (isAppError(err) && (err.code === 'sandbox_busy' || err.code === 'sandbox_closed' || err.code === 'database_unavailable')) {
+        // Not the item's fault: it waits a little without using up an attempt (with the database gone, the
+        // release fails too and the item waits for its lease to run out).
         await inbox.release(item.id, 1000, err.code, { refundAttempt: true }).catch(() => undefined);
         return;
       }

@@ -1,4 +1,4 @@
-export { ConfigCache, scriptKeyOf, type CachedWebhook, type ConfigCacheOptions } from './config-cache.js';
+export { ConfigCache, configChannel, scriptKeyOf, type CachedWebhook, type ConfigCacheOptions } from './config-cache.js';
 export { RunRecorder, type RunRecorderOptions } from './run-recorder.js';
 export {
   InboundHandler,

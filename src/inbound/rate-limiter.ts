@@ -15,7 +15,8 @@ export class RateLimiter {
   readonly #buckets = new Map<string, Bucket>();
   readonly #now: () => number;
 
-  constructor(now: () => number = Date.now) {
+  /** `now`: milliseconds on a monotonic clock (default `performance.now`), so wall-clock jumps do not move the buckets. */
+  constructor(now: () => number = () => performance.now()) {
     this.#now = now;
   }
 
@@ -28,12 +29,22 @@ export class RateLimiter {
       bucket = { tokens: burst, updatedMs: now, perSecond: config.perSecond, burst };
       this.#buckets.set(key, bucket);
     }
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedMs) / 1000) * config.perSecond);
+    // Never a negative refill: a clock that went back (an injected wall clock) must not drain the bucket.
+    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.updatedMs) / 1000) * config.perSecond);
     bucket.updatedMs = now;
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return 0;
     }
     return Math.max(1, Math.ceil((1 - bucket.tokens) / config.perSecond));
+  }
+
+  /**
+   * Gives back the token a request took: a request that failed its signature check was not the sender's,
+   * so a flood of unsigned requests cannot use up the budget of the real sender.
+   */
+  refund(key: string): void {
+    const bucket = this.#buckets.get(key);
+    if (bucket) bucket.tokens = Math.min(bucket.burst, bucket.tokens + 1);
   }
 }

@@ -1,7 +1,12 @@
-import express, { type Request, type Response, Router } from 'express';
+import { performance } from 'node:perf_hooks';
+import express, { type ErrorRequestHandler, type Request, type Response, Router } from 'express';
 import { AppError, isAppError } from '../errors.js';
+import { REQUEST_ID_HEADER, requestIdOf } from '../http/request-id.js';
+import { logWhenAnswered } from '../http/request-log.js';
+import type { Logger } from '../logger.js';
+import { uuidv7 } from '../store/index.js';
 import type { InboundHandler } from './inbound-handler.js';
-import { normaliseHeaders } from './inbound-handler.js';
+import { normaliseHeaders, rejectionWasRecorded } from './inbound-handler.js';
 import { RateLimiter } from './rate-limiter.js';
 import { bodyKindOf } from './request-body.js';
 
@@ -11,6 +16,8 @@ export interface InboundRouterOptions {
   bodyLimitBytes: number;
   /** Told of every answer once sent: the webhook's provider (`unknown` when none matched) and the HTTP status. */
   onAnswered?: (provider: string, status: number) => void;
+  /** One line per answered request (info; warn for a 5xx): provider, status, run id, duration, request id. */
+  logger?: Logger;
 }
 
 /** Sets `Retry-After` on the answers that ask the sender to come back (429, 503). */
@@ -45,11 +52,26 @@ export function createInboundRouter(options: InboundRouterOptions): Router {
   };
   const limiter = new RateLimiter();
 
+  const { logger } = options;
   router.post('/tools/webhook/:provider', async (req: Request<{ provider: string }>, res: Response) => {
+    const started = performance.now();
+    // The request id: the sender's sane X-Request-Id, else the id of the run this request starts (one id
+    // fewer to make and to correlate; for a request refused before it runs, an id that names no run).
+    const runId = uuidv7();
+    const requestId = requestIdOf(req.headers['x-request-id']) ?? runId;
+    res.locals.requestId = requestId;
+    res.setHeader(REQUEST_ID_HEADER, requestId);
     // Only a configured provider becomes a label: the URL's name is the sender's choice.
     let provider = 'unknown';
-    if (options.onAnswered) res.on('finish', () => options.onAnswered?.(provider, res.statusCode));
-    const cached = await options.handler.lookup(req.params.provider);
+    // Set once a run was recorded for this request (ran, queued, or rejected by the signature check).
+    let ranId: string | undefined;
+    const { onAnswered } = options;
+    if (onAnswered) res.on('finish', () => onAnswered(provider, res.statusCode));
+    if (logger) logWhenAnswered(res, logger, 'inbound request', started, () => ({ requestId, provider, ...(ranId ? { runId: ranId } : {}) }));
+    const cached = await options.handler.lookup(req.params.provider).catch((err: unknown) => {
+      retryAfter(res, err, 1); // a lookup the database could not answer (503)
+      throw err;
+    });
     const { webhook } = cached;
     provider = webhook.provider;
     if (webhook.rateLimit) {
@@ -65,11 +87,18 @@ export function createInboundRouter(options: InboundRouterOptions): Router {
     const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     let answer;
     try {
-      answer = await options.handler.accept(cached, { rawBody, headers: normaliseHeaders(req.headers) });
+      answer = await options.handler.accept(cached, { rawBody, headers: normaliseHeaders(req.headers), runId, requestId });
     } catch (err) {
+      if (isAppError(err) && err.status === 401) {
+        // A failed signature check is recorded as a `rejected` run under this id (unless a flood passed the
+        // cap), and was not the sender's request: its rate-limit token goes back.
+        if (rejectionWasRecorded(err)) ranId = runId;
+        if (webhook.rateLimit) limiter.refund(webhook.provider);
+      }
       retryAfter(res, err, 1);
       throw err;
     }
+    if (answer.kind !== 'duplicate') ranId = answer.runId;
     if (answer.kind === 'duplicate') sendJson(res, 200, { received: true, duplicate: true });
     else if (answer.kind === 'queued') sendJson(res, 202, { received: true, runId: answer.runId, queued: true });
     else if (answer.response) {
@@ -80,5 +109,10 @@ export function createInboundRouter(options: InboundRouterOptions): Router {
       else sendJson(res, status, body);
     } else sendJson(res, 200, { received: true, runId: answer.runId });
   });
+  // The sender sees a 5xx's code and the catalogue's message for it, never the details or a message naming
+  // webhooks, keys or internal state (the log line keeps them).
+  router.use(((err, _req, _res, next) => {
+    next(isAppError(err) && err.status >= 500 ? new AppError(err.code, undefined, { status: err.status, cause: err }) : err);
+  }) as ErrorRequestHandler);
   return router;
 }

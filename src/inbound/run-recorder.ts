@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import type { StoreAvailability } from '../store/index.js';
 import type { RunRecord, RunStore } from '../store/types.js';
 import type { NewInboxItem } from './inbox.js';
 
@@ -13,12 +14,16 @@ export interface RunRecorderOptions {
   maxBuffered?: number;
   /** Writes the stored requests handed in with runs (`record(run, request)`), before the runs. */
   writeRequests?: (items: NewInboxItem[]) => Promise<void>;
+  /** Told of every write's outcome (a lost database is seen here first when nothing else writes). */
+  availability?: StoreAvailability;
 }
 
 /**
  * Writes run records in batches, off the request path: one multi-row insert every `flushMs` instead of
  * one insert per request. Readers call `flush()` first so they see every run answered so far. A record
- * is at risk only for `flushMs` after its response, if the process dies in that window.
+ * is at risk only for `flushMs` after its response, if the process dies in that window — or, while the
+ * database is unreachable, until it answers again: records wait in memory (up to `maxBuffered`) and are
+ * written then.
  */
 export class RunRecorder {
   readonly #store: RunStore;
@@ -29,6 +34,7 @@ export class RunRecorder {
   #buffer: RunRecord[] = [];
   #requests: NewInboxItem[] = [];
   readonly #writeRequests: RunRecorderOptions['writeRequests'];
+  readonly #availability: StoreAvailability | undefined;
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> = Promise.resolve();
 
@@ -39,6 +45,7 @@ export class RunRecorder {
     this.#batchSize = options.batchSize ?? 500;
     this.#maxBuffered = options.maxBuffered ?? 10_000;
     this.#writeRequests = options.writeRequests;
+    this.#availability = options.availability;
   }
 
   /** Buffers a run record, and the stored request it ran from when that is not written yet (see Inbox.insertDone). */
@@ -69,7 +76,9 @@ export class RunRecorder {
       const batch = this.#requests.splice(0, this.#batchSize);
       try {
         await this.#writeRequests(batch);
+        this.#availability?.succeeded();
       } catch (err) {
+        this.#availability?.failed(err);
         this.#requests.unshift(...batch);
         const excess = this.#requests.length - this.#maxBuffered;
         if (excess > 0) {
@@ -85,7 +94,9 @@ export class RunRecorder {
       const batch = this.#buffer.splice(0, this.#batchSize);
       try {
         await this.#store.insertRuns(batch);
+        this.#availability?.succeeded();
       } catch (err) {
+        this.#availability?.failed(err);
         this.#buffer.unshift(...batch);
         const excess = this.#buffer.length - this.#maxBuffered;
         if (excess > 0) {

@@ -21,6 +21,8 @@ export interface HealthRouterOptions {
   sources: () => ReadinessSources | null;
   /** null = no `/metrics`. */
   metrics: EngineMetrics | null;
+  /** True while the engine shuts down: `/readyz` answers 503 `shutting_down` so load balancers drain it. */
+  shuttingDown?: () => boolean;
   /** Longest wait for the database check (default 1000 ms). */
   dbTimeoutMs?: number;
   /** How long a passed migrations check is trusted (default 60 s). */
@@ -67,6 +69,10 @@ export function createHealthRouter(options: HealthRouterOptions): Router {
   router.get('/healthz', (_req, res) => sendJson(res, 200, { status: 'ok' }));
 
   router.get('/readyz', async (_req, res) => {
+    if (options.shuttingDown?.()) {
+      sendJson(res, 503, { status: 'shutting_down' });
+      return;
+    }
     const src = options.sources();
     if (!src) {
       // Not started (or closed): nothing has been opened yet, so no check can pass.

@@ -100,12 +100,13 @@ export function createMetrics(options: MetricsOptions): EngineMetrics {
   const figures = (): Promise<{ depth: number; oldestAgeSec: number } | null> => {
     const knex = sources?.knex;
     if (!knex) return Promise.resolve(null);
-    if (pending && Date.now() - pending.at < 1000) return pending.figures;
+    // Monotonic: a wall clock set back must not freeze the gauges.
+    if (pending && performance.now() - pending.at < 1000) return pending.figures;
     const next = withTimeout(queueFigures(knex), queryTimeoutMs, 'delivery queue query').catch((err: unknown) => {
       options.logger.warn('delivery queue metrics unavailable', { err: String(err) });
       return null;
     });
-    pending = { at: Date.now(), figures: next };
+    pending = { at: performance.now(), figures: next };
     return next;
   };
   new Gauge({

@@ -74,6 +74,7 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
       : null;
   if (skip) {
     const step: NextStep = { status: 'failed', error: skip, disableEndpoint: false };
+    ctx.logger.warn('delivery not sent', { ...logFields(delivery), outcome: 'failed', code: skip.code });
     options.onSent?.();
     const completed = await complete({ ...base, now: new Date(ctx.now()), attempt: null, next: { status: 'failed' }, lastStatusCode: null, lastError: skip, health: null });
     return { attempt: null, step, completed };
@@ -83,7 +84,7 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
   const startedAt = ctx.now();
   // Secrets that could not be decrypted (wrong key, altered row): recorded as a failed attempt, never signed with.
   const notSigned = endpoint.secretsError;
-  if (notSigned) ctx.logger.error('delivery not sent: the endpoint\'s stored secret cannot be decrypted', { deliveryId: delivery.id, webhookId: delivery.webhookId, code: notSigned.code });
+  if (notSigned) ctx.logger.error('delivery not sent: the endpoint\'s stored secret cannot be decrypted', { ...logFields(delivery), code: notSigned.code });
   const result: AttemptResult = notSigned
     ? { statusCode: null, retryAfter: null, responseExcerpt: null, responseTruncated: false, durationMs: 0, error: notSigned }
     : await ctx.transport({
@@ -129,10 +130,33 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
     health,
   });
 
-  const meta = { deliveryId: delivery.id, webhookId: delivery.webhookId, attempt: delivery.attemptNumber, statusCode: result.statusCode, durationMs: result.durationMs };
-  if (step.status === 'succeeded') ctx.logger.debug('delivery succeeded', meta);
-  else if (step.status === 'pending') ctx.logger.info('delivery attempt failed; will retry', { ...meta, code: step.error.code, retryInMs: step.delayMs });
-  else ctx.logger.warn('delivery failed', { ...meta, code: step.error.code });
-  if (!completed.leaseHeld) ctx.logger.warn('delivery lease had expired; another worker took it over', meta);
+  // One line per attempt: info when it succeeded, warn when it will be retried, error when the delivery failed for good.
+  const level = step.status === 'succeeded' ? 'info' : step.status === 'pending' ? 'warn' : 'error';
+  if (ctx.logger.isLevelEnabled(level)) {
+    ctx.logger.log(level, 'delivery attempt', {
+      ...logFields(delivery),
+      outcome,
+      statusCode: result.statusCode,
+      durationMs: result.durationMs,
+      ...(step.status === 'succeeded' ? {} : { code: step.error.code }),
+      ...(step.status === 'pending' ? { retryInMs: Math.round(step.delayMs) } : {}),
+    });
+  }
+  if (!completed.leaseHeld) ctx.logger.warn('delivery lease had expired; another worker took it over', logFields(delivery));
   return { attempt, step, completed };
+}
+
+/**
+ * What every delivery log line says: the event, the delivery, the endpoint's id, the attempt number and the
+ * request (and run) that emitted the event. Never the payload, the URL or a secret.
+ */
+function logFields(delivery: ClaimedDelivery) {
+  return {
+    event: delivery.event,
+    deliveryId: delivery.id,
+    webhookId: delivery.webhookId,
+    attempt: delivery.attemptNumber,
+    ...(delivery.requestId ? { requestId: delivery.requestId } : {}),
+    ...(delivery.runId ? { runId: delivery.runId } : {}),
+  };
 }

@@ -152,7 +152,7 @@ export async function redeliver(knex: Knex, id: string, now: Date): Promise<Deli
 export async function insertTestDelivery(
   knex: Knex,
   webhookId: string,
-  options: { now: Date; owner: string; leaseMarginMs: number; secrets: SecretBox },
+  options: { now: Date; owner: string; leaseMarginMs: number; secrets: SecretBox; requestId?: string },
 ): Promise<ClaimedDelivery | null> {
   if (!UUID.test(webhookId)) return null;
   return knex.transaction(async (trx) => {
@@ -171,7 +171,8 @@ export async function insertTestDelivery(
       metadata: { test: true, tenantId: webhook.tenant_id },
     };
     const payload = JSON.stringify(envelope);
-    await trx('outbound_messages').insert({ id: messageId, event: WEBHOOK_TEST_EVENT, tenant_id: webhook.tenant_id, payload, created_at: now });
+    const requestId = options.requestId ?? null;
+    await trx('outbound_messages').insert({ id: messageId, event: WEBHOOK_TEST_EVENT, tenant_id: webhook.tenant_id, payload, created_at: now, request_id: requestId });
     const [row] = rowsOf<{ id: string; lease_token: string }>(
       await trx.raw(
         `insert into outbound_deliveries
@@ -203,6 +204,7 @@ export async function insertTestDelivery(
         is_test: true,
         event: WEBHOOK_TEST_EVENT,
         payload,
+        request_id: requestId,
       },
       now,
       options.secrets,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { isAppError } from '../errors.js';
+import type { EventOrigin } from '../events/index.js';
 import { SQLSTATE, uuidv7, type SecretBox } from '../store/index.js';
 import { queryOutgoingByEvent } from '../store/queries.js';
 import { recordFailure, recordSuccess, disableEndpoint, type DisablePolicy } from './endpoint-health.js';
@@ -22,6 +23,8 @@ export interface EnqueueInput {
   data: unknown;
   tenantId: string | null;
   metadata: Record<string, unknown>;
+  /** Stored beside the envelope (not in it) for the delivery attempts' log lines. */
+  origin?: EventOrigin;
 }
 
 export interface Enqueued {
@@ -44,9 +47,9 @@ export const RELAXED_COMMIT = `relaxed as materialized (select set_config('synch
 /** The outbox write, one statement: the messages, and a delivery per endpoint referring to each. */
 const INSERT_MESSAGES_AND_DELIVERIES = `
 with messages as (
-  insert into outbound_messages (id, event, tenant_id, payload, created_at)
-  select m.id, m.event, m.tenant_id, m.payload, m.at
-  from jsonb_to_recordset(?::jsonb) as m(id uuid, event text, tenant_id text, payload text, at timestamptz)
+  insert into outbound_messages (id, event, tenant_id, payload, created_at, request_id, run_id)
+  select m.id, m.event, m.tenant_id, m.payload, m.at, m.request_id, m.run_id
+  from jsonb_to_recordset(?::jsonb) as m(id uuid, event text, tenant_id text, payload text, at timestamptz, request_id text, run_id uuid)
   returning id
 )
 insert into outbound_deliveries (id, message_id, webhook_id, status, available_at, created_at, updated_at)
@@ -85,7 +88,7 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[]): 
       return found;
     };
     const endpoints = await Promise.all(items.map((item) => endpointsOf(item.input)));
-    const messages: Array<{ id: string; event: string; tenant_id: string | null; payload: string; at: string }> = [];
+    const messages: Array<{ id: string; event: string; tenant_id: string | null; payload: string; at: string; request_id?: string; run_id?: string }> = [];
     const deliveries: Array<{ id: string; message_id: string; webhook_id: string; at: string }> = [];
     const results = items.map(({ input, now }, i): Enqueued | null => {
       const webhookIds = endpoints[i] as string[];
@@ -93,7 +96,7 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[]): 
       const at = now.toISOString();
       const messageId = uuidv7(now.getTime());
       const envelope: Envelope = { id: messageId, event: input.event, version: '1', timestamp: at, data: input.data === undefined ? null : input.data, metadata: input.metadata };
-      messages.push({ id: messageId, event: input.event, tenant_id: input.tenantId, payload: JSON.stringify(envelope), at });
+      messages.push({ id: messageId, event: input.event, tenant_id: input.tenantId, payload: JSON.stringify(envelope), at, request_id: input.origin?.requestId, run_id: input.origin?.runId });
       const deliveryIds = webhookIds.map((webhookId) => {
         const id = uuidv7(now.getTime());
         deliveries.push({ id, message_id: messageId, webhook_id: webhookId, at });
@@ -131,6 +134,9 @@ export interface ClaimedDelivery {
   test: boolean;
   event: string;
   payload: string;
+  /** The request id and run id of the request that emitted the event (null when none was recorded), for the log lines. */
+  requestId: string | null;
+  runId: string | null;
   endpoint: {
     url: string;
     /** Current secret first, then any still within a rotation's grace period. */
@@ -155,6 +161,8 @@ export interface DbClaimed {
   is_test: boolean;
   event: string;
   payload: string;
+  request_id?: string | null;
+  run_id?: string | null;
   url: string;
   secret: string;
   previous_secrets: StoredSecret[] | null;
@@ -224,7 +232,7 @@ update outbound_deliveries d set
 from picked, webhooks w, outbound_messages m, relaxed
 where d.id = picked.id and w.id = d.webhook_id and m.id = d.message_id
 returning d.id, d.message_id, d.webhook_id, d.lease_token, d.round_attempts, d.attempt_count, d.is_test,
-  m.event, m.payload, w.url, w.secret, w.previous_secrets, w.is_active, w.tenant_id,
+  m.event, m.payload, m.request_id, m.run_id, w.url, w.secret, w.previous_secrets, w.is_active, w.tenant_id,
   w.max_retries, w.retry_delay_ms, w.timeout_ms`;
 
 export async function claimDeliveries(knex: Knex, options: ClaimOptions): Promise<ClaimedDelivery[]> {
@@ -268,6 +276,8 @@ export function toClaimed(row: DbClaimed, now: Date, box: SecretBox): ClaimedDel
     test: row.is_test,
     event: row.event,
     payload: row.payload,
+    requestId: row.request_id ?? null,
+    runId: row.run_id ?? null,
     endpoint: {
       url: row.url,
       ...claimedSecrets(row, now, box),

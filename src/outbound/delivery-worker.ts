@@ -8,21 +8,21 @@ import { claimDeliveries, nextDueAt, releaseDeliveries, type ClaimedDelivery } f
 import type { WebhookDisabledData } from './types.js';
 
 export interface DeliveryWorkerConfig {
-  /** Requests in flight in this process at once (default 10); as many more rows may be claimed, waiting for a slot. */
+  /** Requests in flight in this process at once (default 32); as many more rows may be claimed, waiting for a slot. */
   concurrency: number;
-  /** Deliveries to one endpoint held by this process at once, waiting or being sent (default 4). */
+  /** Deliveries to one endpoint held by this process at once, waiting or being sent (default 8). */
   perEndpointConcurrency: number;
   /** Longest sleep between two looks at the queue, whatever wakes us or not (default 1000 ms). */
   pollMs: number;
   /** A lease lasts the endpoint's timeout plus this (default 15 s). */
   leaseMarginMs: number;
-  /** On stop, in-flight attempts get this long to finish before they are aborted (default 5 s). */
+  /** On stop, in-flight attempts get this long to finish before they are aborted (default 5 s; under an engine, its `shutdownTimeoutMs`, or this if less). */
   stopTimeoutMs: number;
 }
 
 export const WORKER_DEFAULTS: DeliveryWorkerConfig = {
-  concurrency: 10,
-  perEndpointConcurrency: 4,
+  concurrency: 32,
+  perEndpointConcurrency: 8,
   pollMs: 1000,
   leaseMarginMs: 15_000,
   stopTimeoutMs: 5000,
@@ -205,6 +205,8 @@ export class DeliveryWorker {
 
   /** Starts waiting rows while slots are free; rows that waited too long go back to the queue. */
   #dispatch(): void {
+    // Stopping: rows claimed meanwhile (a claim that was running when `stop` came) stay waiting, and `stop` puts them back unsent.
+    if (!this.#running) return;
     const { concurrency, leaseMarginMs } = this.#options.config;
     const stale: Waiting[] = [];
     while (this.#sending < concurrency && this.#waiting.length > 0) {

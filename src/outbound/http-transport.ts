@@ -240,9 +240,16 @@ function post(
         if (size > excerptBytes) finish(true);
       });
       res.once('end', () => finish(false));
-      // The status arrived in time: a body that then stalls or breaks does not undo it.
-      res.once('error', () => finish(size > excerptBytes));
-      res.once('aborted', () => finish(size > excerptBytes));
+      // The receiver closed the connection before the end of its answer (after the status line, or half-way
+      // through the body): the answer is incomplete, so the attempt is a network error and is retried.
+      const broken = () => {
+        if (settled) return;
+        settled = true;
+        reject(Object.assign(new Error(`The receiver closed the connection after the ${res.statusCode ?? ''} status line, before the end of its answer (${size} bytes of body read).`), { code: 'ECONNRESET' }));
+      };
+      res.once('error', broken);
+      res.once('aborted', broken);
+      // The status arrived in time and we stop waiting for the rest of a body that stalls: it does not undo it.
       signal.addEventListener('abort', () => finish(true), { once: true });
     });
     req.end(body);

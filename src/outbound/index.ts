@@ -4,6 +4,7 @@
  */
 export { OutboundService, type EngineOutboundOptions, type OutboundOptions, type OutgoingWebhookInput, type OutgoingWebhookUpdate } from './outbound-service.js';
 export { WebhookSender, SECRET_PREFIX, type SignInput, type SignatureHeaders } from './signing.js';
+export { WebhookReceiver, type WebhookReceiverOptions, type WebhookHandler, type ReceivedDelivery, type ReceivedRequest, type ReceiverResponse } from './webhook-receiver.js';
 export { createHttpTransport, type HttpTransport, type HttpTransportOptions, type OutgoingRequest, type AttemptResult, type AttemptError } from './http-transport.js';
 export { checkAddress, parseWebhookUrl, resolveWebhookTarget, systemResolver, type Resolver, type UrlPolicy } from './url-guard.js';
 export { backoffDelayMs, classifyAttempt, nextStep, parseRetryAfter } from './retry-policy.js';

@@ -15,7 +15,7 @@ import { DeliveryWorker, WORKER_DEFAULTS, type DeliveryWorkerConfig } from './de
 import { readHealth, resetHealth } from './endpoint-health.js';
 import { rotateSecret } from './endpoint-secrets.js';
 import { createHttpTransport, type HttpTransport } from './http-transport.js';
-import { notifyChannel, pgConnectionConfig, PgListener } from './pg-listener.js';
+import { notifyChannel, pgConnectionConfig, PgListener } from '../store/index.js';
 import { PgNotifier } from './pg-notifier.js';
 import { rowsOf } from './rows.js';
 import { WebhookSender } from './signing.js';
@@ -189,9 +189,10 @@ export class OutboundService {
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#started = false;
-    await this.#listener?.stop();
+    // Together: the worker must stop claiming now, not once the listener's connection has closed (a wake-up
+    // meanwhile is harmless to a stopped worker).
+    await Promise.all([this.#listener?.stop(), this.#worker?.stop()]);
     this.#listener = null;
-    await this.#worker?.stop();
     this.#worker = null;
     await this.#pruner?.stop();
     this.#pruner = null;
@@ -250,9 +251,12 @@ export class OutboundService {
     return { webhook, secret };
   }
 
-  /** Sends a `webhook.test` ping now (once, no retries, whether or not the webhook is active); returns the delivery with its attempt. */
-  async sendTest(id: string): Promise<Delivery> {
-    const delivery = await insertTestDelivery(this.#knex, id, { now: new Date(this.#now()), owner: this.workerId, leaseMarginMs: this.#leaseMarginMs, secrets: this.#secrets });
+  /**
+   * Sends a `webhook.test` ping now (once, no retries, whether or not the webhook is active); returns the
+   * delivery with its attempt. `requestId` (the admin request's) goes on the attempt's log line.
+   */
+  async sendTest(id: string, requestId?: string): Promise<Delivery> {
+    const delivery = await insertTestDelivery(this.#knex, id, { now: new Date(this.#now()), owner: this.workerId, leaseMarginMs: this.#leaseMarginMs, secrets: this.#secrets, requestId });
     if (!delivery) throw new AppError('webhook_not_found', `No outgoing webhook with id ${id}`);
     this.#options.onAttempt?.(delivery, await attemptDelivery(this.#attempt, delivery));
     return (await getDelivery(this.#knex, delivery.id)) as Delivery;

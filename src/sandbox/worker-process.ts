@@ -63,7 +63,7 @@ export class WorkerProcess {
     private readonly events: WorkerProcessEvents,
     private readonly logger: Logger,
   ) {
-    this.child = fork(entry.path, [], { execArgv: entry.execArgv, serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.child = fork(entry.path, [], { execArgv: entry.execArgv, env: childEnv(), serialization: 'json', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.child.on('message', (message: ChildMessage | BatchMessage<ChildMessage>) => this.onMessage(message));
     this.child.on('exit', (code, signal) => this.onGone(`exited (code ${code}, signal ${signal})`));
     this.child.on('error', (err) => {
@@ -232,6 +232,19 @@ export class WorkerProcess {
     }
     this.runs.clear();
   }
+}
+
+/** Variables the child may see (it needs none of them to run isolates, but Node and tsx read these). */
+const CHILD_ENV_KEYS = ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG', 'LC_ALL', 'NODE_ENV', 'TSX_TSCONFIG_PATH'];
+
+/**
+ * The child runs untrusted scripts, so it gets a minimal environment: never DATABASE_URL,
+ * HOOKGATE_SECRET_KEY, HOOKGATE_ADMIN_TOKEN or whatever else the host process was started with.
+ */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const key of CHILD_ENV_KEYS) if (process.env[key] !== undefined) env[key] = process.env[key];
+  return env;
 }
 
 function valueEnvelope(value: unknown): string {

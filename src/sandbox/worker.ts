@@ -274,6 +274,10 @@ process.on('message', onMessage);
 
 // The parent is gone (or closed the channel): nothing is left to serve.
 process.on('disconnect', () => process.exit(0));
+// A Ctrl+C in a terminal (or a signal to the whole process group) reaches this process too. The parent
+// decides when runs end (its graceful shutdown lets them finish, then closes the sandbox), so ignore it.
+process.on('SIGINT', () => undefined);
+process.on('SIGTERM', () => undefined);
 process.on('uncaughtException', (err) => {
   report('error', 'sandbox worker failed', err);
   outgoing.flush();

@@ -102,6 +102,14 @@ export function settingsEntry(before: Settings | null, after: Settings): ChangeE
   return { action: 'settings.updated', targetType: 'settings', targetId: null, tenantId: null, changes: settingsChanges(before, after) };
 }
 
+/**
+ * A delivery queued again (`POST /admin/api/deliveries/:id/redeliver`, `hookgate deliveries redeliver`):
+ * audited right after it succeeded, since the queue's SQL is not the store's transaction.
+ */
+export function redeliveryEntry(actor: AuditActor, deliveryId: string, tenantId: string | null, before: string | undefined, after: string): NewAuditEntry {
+  return { actor, action: 'delivery.redelivered', targetType: 'delivery', targetId: deliveryId, tenantId, changes: { status: { before, after } } };
+}
+
 /** A key created (null `before`) or revoked. */
 export function keyEntry(before: AdminTokenRecord | null, after: AdminTokenRecord): ChangeEntry {
   return {

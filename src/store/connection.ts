@@ -114,6 +114,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Knex> 
   }
   const common: Knex.Config = {
     log: knexLog(logger),
+    // knex would paste the bound values (request bodies, event data, run logs) into its error messages,
+    // which end up in log lines: keep the placeholders.
+    compileSqlOnError: false,
     ...(schema ? { searchPath: [schema] } : {}),
   };
 

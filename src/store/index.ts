@@ -17,8 +17,9 @@ export {
   type KnexStoreOptions,
 } from './knex-store.js';
 export { runMigrations, pendingMigrations, migrationSource } from './migrate.js';
-export { insertAuditEntry, MAX_AUDIT_PAGE } from './audit-log.js';
-export { isRetryableDbError, isUniqueViolation, SQLSTATE } from './sqlstate.js';
+export { insertAuditEntry, MAX_AUDIT_PAGE, redeliveryEntry } from './audit-log.js';
+export { isConnectionError, isRetryableDbError, isUniqueViolation, SQLSTATE } from './sqlstate.js';
+export { StoreAvailability } from './availability.js';
 export { uuidv7, uuidv7Timestamp } from './uuidv7.js';
 export { createSecretBox, secretKeyId, ENCRYPTED_PREFIX, type SecretBox } from './secret-box.js';
 export { openSecretBox, parseSecretKeys, deriveSecretKey, generateSecretKey, loadOrCreateKeyFile, SECRET_KEY_FILE, type OpenSecretBoxOptions } from './secret-key.js';
@@ -96,3 +97,4 @@ export async function createStore(options: CreateStoreOptions): Promise<KnexStor
     throw err;
   }
 }
+export { PgListener, configChannel, listenerName, notifyChannel, pgConnectionConfig, type PgListenerOptions } from './pg-listener.js';

@@ -41,6 +41,27 @@ export function isRetryableDbError(err: unknown): boolean {
   return RETRYABLE_SQLSTATES.has(code) || RETRYABLE_CLASSES.includes(code.slice(0, 2)) || RETRYABLE_NODE_CODES.has(code);
 }
 
+/** SQLSTATEs of a server that is not serving this session: shutting down, crashed, starting up, full. */
+const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+
+/**
+ * True when the database could not be reached or dropped the connection — class 08, the server shutting
+ * down or starting up, a refused or reset socket, `pg`'s "Connection terminated…" and "not queryable" (no
+ * code), knex's pool timeout, or our own `database_unavailable` — not an error of the statement itself.
+ */
+export function isConnectionError(err: unknown): boolean {
+  const code = errorCode(err);
+  if (code !== undefined) return CONNECTION_SQLSTATES.has(code) || RETRYABLE_CLASSES.includes(code.slice(0, 2)) || RETRYABLE_NODE_CODES.has(code);
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const { name, message, code: ownCode } = e as { name?: unknown; message?: unknown; code?: unknown };
+    if (ownCode === 'database_unavailable' || name === 'KnexTimeoutError') return true;
+    // knex puts the SQL in front of the driver's message ("select … - Connection terminated unexpectedly").
+    if (typeof message === 'string' && /\bConnection terminated\b|is not queryable/.test(message)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /** True when the error is a unique violation, optionally of one named constraint or index. */
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   if (errorCode(err) !== SQLSTATE.uniqueViolation) return false;

@@ -1,22 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/types.js';
-import { startTestEngine, type TestEngine } from '../helpers/engine.js';
+import { describe, expect, it } from 'vitest';
+import { useTestEngine } from '../helpers/use-test-engine.js';
 import { storeFactories } from '../helpers/stores.js';
 
 const SCRIPT = "result = { event: 'x.done', data: body };";
 
 describe.each(storeFactories())('admin API on $name', (factory) => {
-  let store: Store;
-  let t: TestEngine;
-
-  beforeAll(async () => {
-    store = await factory.create();
-    t = await startTestEngine(store);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await store?.close();
-  });
+  const { t } = useTestEngine(factory);
 
   it('requires the bearer token on every route (401 with a stable code)', async () => {
     const hook = (await t.api('POST', '/webhooks', { direction: 'inbound', provider: 'authcheck', jsScript: SCRIPT })).body;

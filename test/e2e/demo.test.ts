@@ -81,4 +81,16 @@ describe('the demo app (npm start) on the embedded store', () => {
     expect(second.output()).toContain('data_dir_locked');
     expect(second.output()).not.toMatch(/hg_admin_/);
   });
+
+  it('shuts down on SIGTERM: /readyz was ready, the process exits 0 and frees the data dir', async () => {
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    demo.child.kill('SIGTERM');
+    expect(await demo.exited).toBe(0);
+    expect(demo.output()).toContain('shut down cleanly');
+    // The lock went with it: the next process may open the folder.
+    const next = startDemo({ PORT: String(await freePort()), HOOKGATE_DATA_DIR: dataDir, HOOKGATE_ADMIN_TOKEN: '' });
+    await waitFor(() => (next.output().includes('listening on') ? true : undefined), 45_000, 'the next process to listen');
+    next.child.kill('SIGTERM');
+    expect(await next.exited, next.output()).toBe(0);
+  }, 60_000);
 });

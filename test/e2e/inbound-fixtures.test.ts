@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KnexStore } from '../../src/store/index.js';
-import { startTestEngine, waitFor, type TestEngine } from '../helpers/engine.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/engine.js';
+import { useTestEngine } from '../helpers/use-test-engine.js';
 import { nowSec, signGithub, signShopify, signSlack, signStripe } from '../helpers/provider-signing.js';
 import { storeFactories } from '../helpers/stores.js';
 
@@ -120,17 +120,7 @@ const PUSHED = {
 };
 
 describe.each(storeFactories())('provider fixtures end to end on $name', (factory) => {
-  let store: KnexStore;
-  let t: TestEngine;
-
-  beforeAll(async () => {
-    store = await factory.create();
-    t = await startTestEngine(store);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await store?.close();
-  });
+  const { t, store } = useTestEngine(factory);
 
   async function configure(provider: string, body: Record<string, unknown>) {
     const res = await t.api('POST', '/webhooks', { direction: 'inbound', provider, ...body });

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REJECTED_RUNS_PER_MINUTE } from '../../src/inbound/inbound-handler.js';
 import type { KnexStore } from '../../src/store/index.js';
 import { startTestEngine, waitFor, type TestEngine } from '../helpers/engine.js';
 import { storeFactories } from '../helpers/stores.js';
@@ -153,6 +154,29 @@ describe.each(storeFactories())('inbound hardening on $name', (factory) => {
     expect(limited.status).toBe(429);
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(((await limited.json()) as any).error.code).toBe('rate_limited');
+  });
+
+  it('an unsigned flood neither uses up the real sender\'s rate limit nor fills the runs table', async () => {
+    await createInbound('gh-flood', 'result = null;', { verify: { scheme: 'github', secret: 'flood-secret' }, rateLimit: { perSecond: 0.5, burst: 2 } });
+    const forged = github({ action: 'x' }, 'not-the-secret');
+    const statuses: number[] = [];
+    for (let i = 0; i < REJECTED_RUNS_PER_MINUTE + 10; i++) statuses.push((await t.inbound('gh-flood', forged.raw, forged.headers)).status);
+    // Every forged request is refused for what it is (401), none for the budget (429)...
+    expect(new Set(statuses)).toEqual(new Set([401]));
+    // ...so the signed sender still has its whole burst.
+    const signed = github({ action: 'x' }, 'flood-secret');
+    expect((await t.inbound('gh-flood', signed.raw, signed.headers)).status).toBe(200);
+    expect((await t.inbound('gh-flood', signed.raw, signed.headers)).status).toBe(200);
+    expect((await t.inbound('gh-flood', signed.raw, signed.headers)).status).toBe(429);
+    // Rejected runs are recorded up to the per-minute cap; the rest are only counted.
+    let rejected = 0;
+    let cursor: string | undefined;
+    do {
+      const page = (await t.api('GET', `/runs?provider=gh-flood&status=rejected&limit=100${cursor ? `&cursor=${cursor}` : ''}`)).body;
+      rejected += page.items.length;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(rejected).toBe(REJECTED_RUNS_PER_MINUTE);
   });
 
   it('answers 503 with Retry-After when the sandbox is saturated, and the retry is not taken for a duplicate', async () => {

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KnexStore } from '../../src/store/index.js';
-import { startTestEngine, waitFor, type TestEngine } from '../helpers/engine.js';
+import { describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/engine.js';
+import { useTestEngine } from '../helpers/use-test-engine.js';
 import { nowSec } from '../helpers/provider-signing.js';
 import { matrixBody, SCHEME_ROWS, without } from '../helpers/scheme-matrix.js';
 import { storeFactories } from '../helpers/stores.js';
@@ -11,17 +11,7 @@ import { storeFactories } from '../helpers/stores.js';
  * request being refused.
  */
 describe.each(storeFactories())('verification matrix over HTTP on $name', (factory) => {
-  let store: KnexStore;
-  let t: TestEngine;
-
-  beforeAll(async () => {
-    store = await factory.create();
-    t = await startTestEngine(store);
-  });
-  afterAll(async () => {
-    await t?.close();
-    await store?.close();
-  });
+  const { t } = useTestEngine(factory);
 
   async function send(provider: string, body: Buffer, headers: Record<string, string>) {
     const res = await fetch(`${t.baseUrl}/tools/webhook/${provider}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });

@@ -174,6 +174,25 @@ describe.each(storeFactories())('secrets at rest on $name', (factory) => {
     expect(((await store.getWebhook(outgoing.id)) as { secret: string }).secret).toBe(rotatedSecret);
   });
 
+  it('an altered inbound verify secret answers the sender 500 secret_corrupt without any details', async () => {
+    const provider = unique('corrupt-in');
+    const created = await t.api('POST', '/webhooks', { direction: 'inbound', provider, jsScript: 'result = null;', verify: { scheme: 'github', secret: 'a-github-secret' } });
+    expect(created.status).toBe(201);
+    const [row] = await store.knex('webhooks').where('id', created.body.id).select('verify');
+    const secret = row.verify.secret as string;
+    const flipped = `${secret.slice(0, -3)}${secret.endsWith('AAA') ? 'BBB' : 'AAA'}`;
+    await store.knex('webhooks').where('id', created.body.id).update({ verify: JSON.stringify({ ...row.verify, secret: flipped }) });
+    // The admin API (authenticated) names what is broken...
+    const read = await t.api('GET', `/webhooks/${created.body.id}`);
+    expect(read).toMatchObject({ status: 500, body: { error: { code: 'secret_corrupt', details: expect.anything() } } });
+    // ...the public route tells the sender only the code and message.
+    const res = await t.inbound(provider, { action: 'x' });
+    expect(res).toMatchObject({ status: 500, body: { error: { code: 'secret_corrupt' } } });
+    expect(res.body.error.details).toBeUndefined();
+    expect(JSON.stringify(res.body)).not.toContain(created.body.id);
+    await store.knex('webhooks').where('id', created.body.id).del();
+  });
+
   it('an altered stored secret is refused with secret_corrupt, and its delivery is not sent', async () => {
     const path = `/${unique('tampered')}`;
     const event = unique('tampered.event');

@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KnexStore } from '../../src/store/index.js';
-import { listenerName, notifyChannel } from '../../src/outbound/pg-listener.js';
+import { listenerName, notifyChannel } from '../../src/store/index.js';
 import { rowsOf } from '../../src/outbound/rows.js';
 import { storeFactories } from '../helpers/stores.js';
 import { startReceiver, type Receiver, type ReceivedRequest, type Responder } from '../helpers/receiver.js';

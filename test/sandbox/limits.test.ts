@@ -67,7 +67,7 @@ describe('time limits', () => {
 describe('memory limit', () => {
   it('ends a run that allocates without bound, and the next run works', async () => {
     const { invoke } = recordingInvoker();
-    const run = await sandbox.run(request('const a = []; for (;;) a.push(new Array(1e6).fill(1))', { limits: { timeoutMs: 5000, cpuTimeMs: 5000 } }), invoke);
+    const run = await sandbox.run(request('const a = []; for (;;) a.push(new Array(1e6).fill(1))', { limits: { timeoutMs: 20_000, cpuTimeMs: 15_000 } }), invoke);
     expect(run).toMatchObject({ status: 'memory', result: null, error: { code: 'memory_limit' } });
     expect(sandbox.stats().isolates.memoryDisposals).toBeGreaterThanOrEqual(1);
     expect(await sandbox.run(request('result = "after"'), invoke)).toMatchObject({ status: 'ok', result: 'after' });
@@ -77,9 +77,10 @@ describe('memory limit', () => {
     const { invoke } = recordingInvoker();
     // About 24 MB of doubles: fine in the default 64 MB heap, too much for 16 MB.
     const script = 'const a = new Array(3e6).fill(1.5); result = a.length';
-    const roomy = await sandbox.run(request(script, { limits: { cpuTimeMs: 5000 } }), invoke);
+    // Time limits far above what filling the array takes, even on a loaded machine: only the heap decides.
+    const roomy = await sandbox.run(request(script, { limits: { cpuTimeMs: 5000, timeoutMs: 10_000 } }), invoke);
     expect(roomy).toMatchObject({ status: 'ok', result: 3e6 });
-    const tight = await sandbox.run(request(script, { limits: { memoryMb: 16, cpuTimeMs: 5000 } }), invoke);
+    const tight = await sandbox.run(request(script, { limits: { memoryMb: 16, cpuTimeMs: 5000, timeoutMs: 10_000 } }), invoke);
     expect(tight).toMatchObject({ status: 'memory', error: { code: 'memory_limit' } });
     expect(await sandbox.run(request('result = "default heap again"'), invoke)).toMatchObject({ status: 'ok' });
   });

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { AppError } from '../../src/errors.js';
 import { createSandbox, type ProcessSandbox } from '../../src/sandbox/index.js';
 import { recordingInvoker, request } from './helpers.js';
@@ -125,5 +126,35 @@ describe('compiled scripts', () => {
     const changed = await sandbox.run(request('result = "changed"', { scriptKey: request(script).scriptKey }), invoke);
     expect(changed.result).toBe('changed');
     expect(sandbox.stats().isolates.compilations).toBe(3);
+  });
+});
+
+describe('the child process environment', () => {
+  it('holds none of the host process secrets (a sandbox escape would find no DATABASE_URL or keys)', async () => {
+    const secrets = {
+      DATABASE_URL: 'postgres://user:hunter2@db.internal/prod',
+      HOOKGATE_SECRET_KEY: 'k'.repeat(64),
+      HOOKGATE_ADMIN_TOKEN: 'admin-token-that-must-not-leak',
+    };
+    const saved = Object.fromEntries(Object.keys(secrets).map((key) => [key, process.env[key]]));
+    Object.assign(process.env, secrets);
+    try {
+      const sandbox = sandboxOf({});
+      const { invoke } = recordingInvoker();
+      expect(await sandbox.run(request('result = 1'), invoke)).toMatchObject({ status: 'ok' });
+      const [pid] = sandbox.stats().pids;
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      const names = environ.map((entry) => entry.slice(0, entry.indexOf('=')));
+      for (const [key, value] of Object.entries(secrets)) {
+        expect(names).not.toContain(key);
+        expect(environ.join('\n')).not.toContain(value);
+      }
+      expect(names).toContain('PATH');
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { isRetryableDbError, isUniqueViolation } from '../../src/store/sqlstate.js';
+import { isConnectionError, isRetryableDbError, isUniqueViolation } from '../../src/store/sqlstate.js';
 
 const pgError = (code: string, extra: object = {}) => Object.assign(new Error('db'), { code, ...extra });
 
@@ -18,6 +18,25 @@ describe('isRetryableDbError', () => {
     expect(isRetryableDbError(new Error('x'))).toBe(false);
     expect(isRetryableDbError(undefined)).toBe(false);
     expect(isRetryableDbError('40001')).toBe(false);
+  });
+});
+
+describe('isConnectionError', () => {
+  it.each(['57P01', '57P03', '08006', '08001', '53300', 'ECONNREFUSED', 'ECONNRESET'])('%s is a lost or refused connection', (code) => {
+    expect(isConnectionError(pgError(code))).toBe(true);
+  });
+
+  it.each(['40001', '40P01', '23505', '42P01'])('%s is an error of the statement, not of the connection', (code) => {
+    expect(isConnectionError(pgError(code))).toBe(false);
+  });
+
+  it("knows pg's and knex's errors without a code, and our database_unavailable", () => {
+    expect(isConnectionError(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isConnectionError(new Error('select 1 - Connection terminated due to connection timeout'))).toBe(true);
+    expect(isConnectionError(Object.assign(new Error('Knex: Timeout acquiring a connection.'), { name: 'KnexTimeoutError' }))).toBe(true);
+    expect(isConnectionError(new AppError('database_unavailable'))).toBe(true);
+    expect(isConnectionError(new Error('syntax error'))).toBe(false);
+    expect(isConnectionError(undefined)).toBe(false);
   });
 });
 

@@ -1,6 +1,7 @@
 import { PLATFORM_ADMIN } from '../../admin/index.js';
 import { isAppError } from '../../errors.js';
 import { groupMatchingDeliveries, matchingDeliveryIds, OutboundService, type DeliveryFilter } from '../../outbound/index.js';
+import { redeliveryEntry } from '../../store/index.js';
 import { createCliContext, withStore } from '../context.js';
 import { CliError, usageError } from '../errors.js';
 import { formatTable } from '../format.js';
@@ -80,15 +81,8 @@ export async function redeliverDeliveries(options: RedeliverOptions, verbose: bo
           try {
             const requeued = await outbound.redeliver(id);
             result.requeued++;
-            // Audited as the API audits one redelivery, right after it succeeded; the CLI acts as the platform admin.
-            await store.insertAuditEntry({
-              actor: PLATFORM_ADMIN,
-              action: 'delivery.redelivered',
-              targetType: 'delivery',
-              targetId: id,
-              tenantId: await tenantOf(requeued.webhookId),
-              changes: { status: { before: filter.status, after: requeued.status } },
-            });
+            // Audited as the API audits one redelivery; the CLI acts as the platform admin.
+            await store.insertAuditEntry(redeliveryEntry(PLATFORM_ADMIN, id, await tenantOf(requeued.webhookId), filter.status, requeued.status));
           } catch (err) {
             if (!isAppError(err)) throw err;
             if (err.code === 'webhook_inactive') result.skippedInactive++;

@@ -11,9 +11,17 @@ export function notifyChannel(schema: string): string {
   return `hookgate_outbound_${createHash('sha256').update(schema).digest('hex').slice(0, 16)}`;
 }
 
-/** `application_name` of the listener connection of a channel. */
+/**
+ * The NOTIFY channel on which a schema's config version bumps are announced. Sent by the version trigger
+ * (migration 0011), so the name is one SQL can compute: `'hookgate_config_' || substr(md5(schema), 1, 16)`.
+ */
+export function configChannel(schema: string): string {
+  return `hookgate_config_${createHash('md5').update(schema).digest('hex').slice(0, 16)}`;
+}
+
+/** `application_name` of the listener connection of a channel (`hookgate-listen-…`, `hookgate-listen-config-…`). */
 export function listenerName(channel: string): string {
-  return channel.replace('hookgate_outbound_', 'hookgate-listen-');
+  return channel.replace('hookgate_outbound_', 'hookgate-listen-').replace('hookgate_config_', 'hookgate-listen-config-');
 }
 
 /** The connection settings knex uses, for a client of our own beside its pool. */
@@ -71,7 +79,7 @@ export class PgListener {
       if (msg.channel === this.#options.channel) this.#options.onNotify();
     });
     client.on('error', (err) => {
-      this.#options.logger.warn('outbound listener connection failed', { err: err.message });
+      this.#options.logger.warn('notification listener connection failed', { channel: this.#options.channel, err: err.message });
       this.#reconnectLater(client);
     });
     client.on('end', () => this.#reconnectLater(client));
@@ -79,7 +87,7 @@ export class PgListener {
       await client.connect();
       await client.query(`listen "${this.#options.channel}"`);
     } catch (err) {
-      this.#options.logger.warn('outbound listener could not connect; polling until it can', { err: (err as Error).message });
+      this.#options.logger.warn('notification listener could not connect; polling until it can', { channel: this.#options.channel, err: (err as Error).message });
       this.#reconnectLater(client);
       return;
     }
