@@ -13,8 +13,22 @@ export interface HostCallbacks {
   catastrophic(message: string): void;
 }
 
+/**
+ * How a run enters its isolate: `threaded` with isolated-vm's async `apply` (the script runs on
+ * isolated-vm's own thread while this process's main thread goes on), `inline` with `applySync` (the
+ * script runs on this process's main thread: about a third of the CPU cost, but the thread is held for
+ * as long as a slice of the script runs). worker.ts picks one per run with {@link InlinePolicy}.
+ */
+export type RunMode = 'inline' | 'threaded';
+
 export interface ExecuteRequest {
   scriptKey: string;
+  mode: RunMode;
+  /**
+   * Inline only: the CPU cap of the first slice (up to the first await of an action). Past it the run
+   * is given up before anything left the isolate (`yielded`), so it can run again threaded.
+   */
+  inlineStartCapMs: number;
   script: string;
   filename: string;
   /** The one JSON string the runtime parses (see runtime-source.ts). */
@@ -33,6 +47,12 @@ export interface ExecuteOutcome {
   dropped: number;
   /** False when the isolate must not serve another run (timeout, memory, crash). */
   reusable: boolean;
+  /** Bridge calls (action calls, console lines) the run made; absent when it did not reach a reply. */
+  sent?: number;
+  /** Inline only: the first slice passed `inlineStartCapMs`; nothing left the isolate. */
+  yielded?: boolean;
+  /** Inline only: the longest time one slice held the thread, in ms. */
+  longestSliceMs?: number;
 }
 
 /** Why the host disposed the isolate itself; anything else disposing it is the memory limit. */
@@ -52,6 +72,7 @@ interface RuntimeReply {
   line?: number;
   column?: number;
   dropped: number;
+  sent: number;
 }
 
 const COMPILED_PER_ISOLATE = 100;
@@ -73,12 +94,19 @@ export class IsolateHost {
   private readonly deliveries = new Set<Promise<void>>();
   private deliveryError: unknown = null;
   private cpuTimeMs = 0;
+  private runCpuStartMs = 0;
+  private mode: RunMode = 'threaded';
+  private longestSliceMs = 0;
+  /** An inline run that has not settled yet: its reply comes with an action answer (`deliver`). */
+  private waiting: ((outcome: ExecuteOutcome) => void) | null = null;
 
   private constructor(
     readonly isolate: ivm.Isolate,
     private readonly context: ivm.Context,
     private readonly runner: ivm.Reference<unknown>,
     private readonly deliverer: ivm.Reference<unknown>,
+    private readonly starter: ivm.Reference<unknown>,
+    private readonly taker: ivm.Reference<unknown>,
     readonly memoryMb: number,
   ) {}
 
@@ -98,9 +126,11 @@ export class IsolateHost {
       })) as ivm.Reference<Record<string, unknown>>;
       const runner = runtime.getSync('run', { reference: true }) as ivm.Reference<unknown>;
       const deliverer = runtime.getSync('deliver', { reference: true }) as ivm.Reference<unknown>;
+      const starter = runtime.getSync('start', { reference: true }) as ivm.Reference<unknown>;
+      const taker = runtime.getSync('take', { reference: true }) as ivm.Reference<unknown>;
       runtime.release();
       await context.eval(HARDEN_SOURCE, { filename: 'hookgate:harden' });
-      host = new IsolateHost(isolate, context, runner, deliverer, memoryMb);
+      host = new IsolateHost(isolate, context, runner, deliverer, starter, taker, memoryMb);
       return host;
     } catch (err) {
       if (!isolate.isDisposed) isolate.dispose();
@@ -122,6 +152,8 @@ export class IsolateHost {
     if (this.isolate.isDisposed) return;
     this.disposeReason ??= reason;
     this.isolate.dispose();
+    // A threaded run learns it from its rejected apply; an inline run waiting for an answer from here.
+    this.settle(() => this.failure(new Error('The isolate was disposed')));
   }
 
   /**
@@ -130,6 +162,24 @@ export class IsolateHost {
    */
   deliver(call: number, envelope: string): void {
     if (this.isolate.isDisposed) return;
+    if (this.mode === 'inline') {
+      try {
+        const spentMs = this.cpuMs() - this.runCpuStartMs;
+        this.slice(this.deliverer, [call, envelope], Math.max(1, Math.ceil(this.cpuTimeMs - spentMs)));
+      } catch (err) {
+        const reason = errorText(err).includes(TIMED_OUT) ? 'cpu' : 'crashed';
+        this.disposeReason ??= reason;
+        this.settle(() => this.failure(err));
+        // Also when no run waits (code a finished run left behind): never reuse this isolate.
+        this.dispose(reason);
+        return;
+      }
+      if (this.waiting !== null) {
+        const outcome = this.take();
+        if (outcome !== null) this.settle(() => outcome);
+      }
+      return;
+    }
     const delivery = this.deliverer.apply(undefined, [call, envelope], { timeout: this.cpuTimeMs }).then(
       () => undefined,
       (err: unknown) => {
@@ -152,6 +202,10 @@ export class IsolateHost {
     let reply: RuntimeReply;
     this.cpuTimeMs = request.cpuTimeMs;
     this.deliveryError = null;
+    this.mode = request.mode;
+    this.longestSliceMs = 0;
+    this.runCpuStartMs = this.cpuMs();
+    if (request.mode === 'inline') return this.executeInline(fn, request);
     try {
       reply = (await this.runner.apply(undefined, [fn.derefInto(), request.payload], {
         result: RUNNER_RESULT,
@@ -165,11 +219,56 @@ export class IsolateHost {
       return this.failure(err);
     }
     this.runs++;
-    if (reply.status === 'ok') return { status: 'ok', result: reply.result ?? 'null', response: reply.response ?? null, dropped: reply.dropped, reusable: true };
-    const error: RunError = { code: reply.code ?? 'script_error', message: reply.message ?? '' };
-    if (reply.line !== undefined) error.line = reply.line;
-    if (reply.column !== undefined) error.column = reply.column;
-    return { status: reply.status, result: null, error, dropped: reply.dropped, reusable: true };
+    return outcomeOf(reply, 0);
+  }
+
+  /**
+   * The first slice runs under `inlineStartCapMs`; the run then settles there or in a later `deliver`.
+   * Bridge calls made in a slice reach the host only after `applySync` returns (they are queued tasks),
+   * so a first slice given up at its cap has had no effect outside the isolate.
+   */
+  private executeInline(fn: ivm.Reference<unknown>, request: ExecuteRequest): Promise<ExecuteOutcome> | ExecuteOutcome {
+    const cap = Math.min(request.cpuTimeMs, request.inlineStartCapMs);
+    try {
+      this.slice(this.starter, [fn.derefInto(), request.payload], cap);
+    } catch (err) {
+      if (cap < request.cpuTimeMs && !this.isolate.isDisposed && errorText(err).includes(TIMED_OUT)) {
+        this.dispose('retired');
+        return { status: 'timeout', result: null, dropped: 0, reusable: false, yielded: true, longestSliceMs: this.longestSliceMs };
+      }
+      return this.failure(err);
+    }
+    const outcome = this.take();
+    if (outcome !== null) return outcome;
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+
+  /** One entry into the isolate on this thread, timed. */
+  private slice(target: ivm.Reference<unknown>, args: unknown[], timeoutMs: number): void {
+    const started = performance.now();
+    try {
+      target.applySync(undefined, args, { timeout: timeoutMs });
+    } finally {
+      this.longestSliceMs = Math.max(this.longestSliceMs, performance.now() - started);
+    }
+  }
+
+  /** The inline run's outcome once it has settled, else null. */
+  private take(): ExecuteOutcome | null {
+    const reply = this.taker.applySync(undefined, [], { result: { copy: true } }) as RuntimeReply | undefined;
+    if (reply === undefined) return null;
+    this.runs++;
+    return outcomeOf(reply, this.longestSliceMs);
+  }
+
+  /** Ends a waiting inline run with the outcome `make` gives (made only when a run waits). */
+  private settle(make: () => ExecuteOutcome): void {
+    const waiting = this.waiting;
+    if (waiting === null) return;
+    this.waiting = null;
+    waiting(make());
   }
 
   /**
@@ -222,7 +321,7 @@ export class IsolateHost {
     const message = errorText(err);
     const fail = (status: RunStatus, code: string, text: string): ExecuteOutcome => {
       this.dispose('retired');
-      return { status, result: null, error: { code, message: text }, dropped: 0, reusable: false };
+      return { status, result: null, error: { code, message: text }, dropped: 0, reusable: false, longestSliceMs: this.longestSliceMs };
     };
     if (this.disposeReason === 'timeout') return fail('timeout', 'timeout', 'The script ran longer than its time limit');
     if (this.disposeReason === 'cpu' || message.includes(TIMED_OUT)) {
@@ -233,6 +332,15 @@ export class IsolateHost {
     }
     return fail('crashed', 'sandbox_crashed', `The sandbox failed: ${message.slice(0, 200)}`);
   }
+}
+
+function outcomeOf(reply: RuntimeReply, longestSliceMs: number): ExecuteOutcome {
+  const common = { dropped: reply.dropped, reusable: true, sent: reply.sent, longestSliceMs };
+  if (reply.status === 'ok') return { status: 'ok', result: reply.result ?? 'null', response: reply.response ?? null, ...common };
+  const error: RunError = { code: reply.code ?? 'script_error', message: reply.message ?? '' };
+  if (reply.line !== undefined) error.line = reply.line;
+  if (reply.column !== undefined) error.column = reply.column;
+  return { status: reply.status, result: null, error, ...common };
 }
 
 function errorText(err: unknown): string {

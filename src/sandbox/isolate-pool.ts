@@ -39,6 +39,9 @@ export class IsolatePool {
     memoryDisposals: 0,
     compilations: 0,
     maxHeapUsedBytes: 0,
+    inlineRuns: 0,
+    inlineYields: 0,
+    inlineDemotions: 0,
   };
   private readonly idle: IsolateHost[] = [];
   private readonly waiters: Waiter[] = [];

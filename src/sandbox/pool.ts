@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AppError } from '../errors.js';
 import { createSilentLogger, type Logger } from '../logger.js';
+import type { InlinePolicyOptions } from './inline-policy.js';
 import { emptyCounters, type WorkerConfig, type WorkerCounters } from './protocol.js';
 import { DEFAULT_LIMITS } from './types.js';
 import type { ActionInvoker, Sandbox, SandboxLimits, SandboxOptions, SandboxRunRequest, SandboxRunResult, SandboxStats } from './types.js';
@@ -53,6 +54,7 @@ export function createSandbox(options: SandboxOptions & { logger?: Logger } = {}
     memoryMb: baseLimits.memoryMb,
     recycleAfterRuns: Math.max(1, options.recycleAfterRuns ?? 2000),
     recycleHeapFraction: options.recycleHeapFraction ?? 0.5,
+    inline: inlineOptions(options.inlineRuns),
   };
   const entry = workerEntry();
   const workers: WorkerProcess[] = [];
@@ -222,4 +224,9 @@ function workerEntry(): WorkerEntry {
     // Fall back to resolving `tsx` from the working directory.
   }
   return { path: fileURLToPath(new URL('./worker.ts', import.meta.url)), execArgv: ['--no-node-snapshot', '--import', tsx] };
+}
+
+function inlineOptions(option: SandboxOptions['inlineRuns']): InlinePolicyOptions {
+  if (option === false) return { enabled: false };
+  return { enabled: true, ...(option === true || option === undefined ? {} : option) };
 }

@@ -2,6 +2,7 @@
  * Messages between the parent (`pool.ts`) and a child process hosting isolates (`worker.ts`), over the
  * fork IPC channel (JSON). Script data crosses as JSON strings so that each side parses it once.
  */
+import type { InlinePolicyOptions } from './inline-policy.js';
 import type { ConsoleLine, RunError, RunStatus, SandboxLimits } from './types.js';
 
 /** Settings of one child process, sent once in `init`. */
@@ -11,6 +12,8 @@ export interface WorkerConfig {
   memoryMb: number;
   recycleAfterRuns: number;
   recycleHeapFraction: number;
+  /** Which script versions run inline (see inline-policy.ts). */
+  inline: InlinePolicyOptions;
 }
 
 /** Isolate bookkeeping of one child, reported with every finished run (see `SandboxPoolStats`). */
@@ -31,11 +34,17 @@ export interface WorkerCounters {
   compilations: number;
   /** Largest used heap (bytes) any isolate showed at a heap check. */
   maxHeapUsedBytes: number;
+  /** Runs that entered their isolate inline (see inline-policy.ts). */
+  inlineRuns: number;
+  /** Inline runs whose first slice passed its cap and ran again threaded. */
+  inlineYields: number;
+  /** Times a script went back from inline to threaded. */
+  inlineDemotions: number;
 }
 
 /** All counters at zero. */
 export function emptyCounters(): WorkerCounters {
-  return { isolatesCreated: 0, recycledByRuns: 0, recycledByHeap: 0, discarded: 0, probeFailures: 0, memoryDisposals: 0, compilations: 0, maxHeapUsedBytes: 0 };
+  return { isolatesCreated: 0, recycledByRuns: 0, recycledByHeap: 0, discarded: 0, probeFailures: 0, memoryDisposals: 0, compilations: 0, maxHeapUsedBytes: 0, inlineRuns: 0, inlineYields: 0, inlineDemotions: 0 };
 }
 
 export interface RunMessage {

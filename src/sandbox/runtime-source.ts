@@ -1,17 +1,22 @@
 /**
  * In-context runtime, evaluated once per context (before hardening) with `evalClosure`:
  * `$0` is the action bridge and `$1` the console bridge, both `ivm.Reference`s to host functions held
- * only in this closure and called with `applyIgnored`. It returns `{ run, deliver }`:
+ * only in this closure and called with `applyIgnored`. It returns `{ run, deliver, start, take }`:
  *
  * - `run(fn, payloadJson)`, called by the host once per run with the compiled wrapper (see
  *   script-wrapper.ts) and ONE JSON string `{token, filename, actionIds, maxResultBytes,
  *   maxConsoleLines, maxConsoleBytes, input: [body, headers]}`. It resolves with a small plain object
- *   and never rejects for what the script does: `{status: 'ok', result: json, response: json|null, dropped}` or
- *   `{status, code, message, line?, column?, dropped}`.
+ *   and never rejects for what the script does: `{status: 'ok', result: json, response: json|null, dropped, sent}`
+ *   or `{status, code, message, line?, column?, dropped, sent}`. `sent` counts the bridge calls the run
+ *   made, so the host can wait for every one of them before it takes the run as finished.
  * - `deliver(call, envelopeJson)`, called by the host with the answer to an action call. The host
  *   calls it with a CPU `timeout`, so the script code it resumes runs under the limit too (a host
  *   promise resolving into the isolate would resume it with no timeout at all), and the host knows
  *   when the isolate is quiet again.
+ * - `start(fn, payloadJson)` and `take()`: the same run for a host that enters the isolate with
+ *   `applySync` (inline runs, see isolate-host.ts). Microtasks run before `applySync` returns, so after
+ *   `start` or a `deliver` the host calls `take`, which hands over the reply once the run has settled
+ *   (undefined before).
  *
  * Everything a script can touch here is either frozen or made afresh for the run, and the run's
  * random token is captured in the run's own `actions` and `console`, so code a previous run left
@@ -51,7 +56,7 @@ function jsonOnly(key, value) {
   return value;
 }
 
-function makeAction(token, id) {
+function makeAction(state, id) {
   return async function (...args) {
     let argsJson;
     try {
@@ -64,7 +69,8 @@ function makeAction(token, id) {
     }
     const call = ++lastCall;
     const answer = new NativePromise((resolve) => pending.set(call, resolve));
-    actionBridge.applyIgnored(undefined, [token, call, id, argsJson]);
+    state.sent++;
+    actionBridge.applyIgnored(undefined, [state.token, call, id, argsJson]);
     const envelope = parse(await answer);
     if (envelope.ok === true) return envelope.value;
     const error = new NativeError(envelope.error.message);
@@ -106,6 +112,7 @@ function makeConsole(state) {
       if (line.length > state.maxChars - state.chars) line = line.slice(0, state.maxChars - state.chars);
       state.lines++;
       state.chars += line.length;
+      state.sent++;
       consoleBridge.applyIgnored(undefined, [state.token, level, line]);
     };
   }
@@ -171,11 +178,18 @@ async function run(fn, payloadJson) {
     lines: 0,
     chars: 0,
     dropped: 0,
+    sent: 0,
     maxLines: payload.maxConsoleLines,
     maxChars: payload.maxConsoleBytes,
   };
+  const reply = await execute(fn, payload, state);
+  reply.sent = state.sent;
+  return reply;
+}
+
+async function execute(fn, payload, state) {
   const actions = create(null);
-  for (const id of payload.actionIds) actions[id] = makeAction(payload.token, id);
+  for (const id of payload.actionIds) actions[id] = makeAction(state, id);
   freeze(actions);
   const scriptConsole = makeConsole(state);
 
@@ -214,4 +228,18 @@ async function run(fn, payloadJson) {
   return { status: 'ok', result: json, response: responseJson, dropped: state.dropped };
 }
 
-return { run, deliver };`;
+/** The reply of the run begun by \`start\`, once it has settled; \`take\` hands it over, once. */
+let settled;
+
+function start(fn, payloadJson) {
+  settled = undefined;
+  run(fn, payloadJson).then((reply) => { settled = reply; });
+}
+
+function take() {
+  const reply = settled;
+  settled = undefined;
+  return reply;
+}
+
+return { run, deliver, start, take };`;

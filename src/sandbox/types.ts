@@ -98,6 +98,16 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
+/** Tuning of inline runs (see inline-policy.ts). */
+export interface InlineRunOptions {
+  /** A threaded run is quick when it used less CPU than this, in ms (default 5). */
+  quickRunMs?: number;
+  /** Quick threaded runs in a row before a script runs inline (default 20; 0: inline from the first run). */
+  promoteAfterRuns?: number;
+  /** Cap of an inline run's first slice, and the slice length that sends a script back, in ms (default 50). */
+  sliceLimitMs?: number;
+}
+
 export interface SandboxOptions {
   /** Child processes hosting isolates (default 1). */
   processes?: number;
@@ -111,5 +121,11 @@ export interface SandboxOptions {
   recycleAfterRuns?: number;
   /** … or when its used heap passes this fraction of the limit after a run (default 0.5). */
   recycleHeapFraction?: number;
+  /**
+   * Let a script version that has shown quick runs enter its isolate on the child's main thread
+   * (`applySync`), which costs about a third of the CPU of isolated-vm's threaded calls (default true;
+   * false: every run threaded). See "Inline runs" in the README for what it trades.
+   */
+  inlineRuns?: boolean | InlineRunOptions;
   limits?: Partial<SandboxLimits>;
 }

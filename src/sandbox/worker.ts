@@ -10,7 +10,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import ivm from 'isolated-vm';
-import { IsolateHost, type ExecuteOutcome, type HostCallbacks } from './isolate-host.js';
+import { InlinePolicy } from './inline-policy.js';
+import { IsolateHost, type ExecuteOutcome, type HostCallbacks, type RunMode } from './isolate-host.js';
 import { IsolatePool, type IsolateRequest } from './isolate-pool.js';
 import { createBatchedSender, emptyCounters, errorEnvelope, type BatchMessage, type ChildMessage, type ParentMessage, type RunMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
 import { checkScriptSyntax, type SyntaxCheckResult } from './syntax-check.js';
@@ -26,6 +27,10 @@ interface ActiveRun {
   dropped: number;
   /** Action calls waiting for the parent's answer. */
   calls: Set<number>;
+  /** Bridge calls (action calls, console lines) received with this run's token. */
+  received: number;
+  /** Set while the run waits for the bridge calls its reply counted (see `allReceived`). */
+  awaiting: { sent: number; resolve: () => void } | null;
   request: IsolateRequest | null;
   host: IsolateHost | null;
   cpuStartMs: number;
@@ -42,6 +47,7 @@ const runsByToken = new Map<string, ActiveRun>();
 const syntaxCache = new Map<string, { script: string; check: SyntaxCheckResult }>();
 let nextCallId = 1;
 let pool: IsolatePool | null = null;
+let policy = new InlinePolicy({ enabled: false });
 
 const outgoing = createBatchedSender<ChildMessage>((message) => {
   if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
@@ -71,6 +77,7 @@ const callbacks: HostCallbacks = {
       host.deliver(call, FINISHED_ENVELOPE);
       return;
     }
+    noteReceived(run);
     if (typeof actionId !== 'string' || typeof argsJson !== 'string') {
       host.deliver(call, errorEnvelope('action_invalid_arguments', 'Invalid action call'));
       return;
@@ -82,8 +89,9 @@ const callbacks: HostCallbacks = {
   },
   console(token, level, line) {
     const run = typeof token === 'string' ? runsByToken.get(token) : undefined;
-    if (run === undefined || run.finished || typeof line !== 'string' || typeof level !== 'string') return;
-    if (!CONSOLE_LEVELS.has(level)) return;
+    if (run === undefined || run.finished) return;
+    noteReceived(run);
+    if (typeof line !== 'string' || typeof level !== 'string' || !CONSOLE_LEVELS.has(level)) return;
     const bytes = Buffer.byteLength(line);
     if (run.logs.length >= run.limits.maxConsoleLines || run.logBytes + bytes > run.limits.maxConsoleBytes) {
       run.dropped++;
@@ -100,6 +108,29 @@ const callbacks: HostCallbacks = {
     process.kill(process.pid, 'SIGKILL');
   },
 };
+
+function noteReceived(run: ActiveRun): void {
+  run.received++;
+  if (run.awaiting !== null && run.received >= run.awaiting.sent) stopAwaiting(run);
+}
+
+function stopAwaiting(run: ActiveRun): void {
+  const awaiting = run.awaiting;
+  run.awaiting = null;
+  awaiting?.resolve();
+}
+
+/**
+ * Resolves once every bridge call the run's reply counted has been received. An inline run's reply is
+ * read the moment its slice ends, before the calls it queued have reached this thread; without the wait
+ * an action called and not awaited at the end of a script would be refused as coming from a finished run.
+ */
+function allReceived(run: ActiveRun, sent: number): Promise<void> | void {
+  if (run.received >= sent) return;
+  return new Promise((resolve) => {
+    run.awaiting = { sent, resolve };
+  });
+}
 
 function answer(id: number, envelope: string): void {
   const target = forwarded.get(id);
@@ -137,6 +168,8 @@ function startRun(message: RunMessage, isolates: IsolatePool): void {
     logBytes: 0,
     dropped: 0,
     calls: new Set(),
+    received: 0,
+    awaiting: null,
     request: null,
     host: null,
     cpuStartMs: 0,
@@ -149,44 +182,71 @@ function startRun(message: RunMessage, isolates: IsolatePool): void {
     finish(run, { status: 'error', result: null, error: { code: 'compile_error', message: text, line, column }, dropped: 0, reusable: true });
     return;
   }
-  runsByToken.set(run.token, run);
   run.timer = setTimeout(() => onWallClock(run), message.limits.timeoutMs);
+  void attempt(run, message, isolates, policy.modeFor(message.scriptKey, message.script));
+}
+
+/** Runs the script on an isolate from the pool; once more, threaded, when an inline first slice yielded. */
+async function attempt(run: ActiveRun, message: RunMessage, isolates: IsolatePool, mode: RunMode): Promise<void> {
+  runsByToken.set(run.token, run);
   run.request = isolates.acquire(message.limits.memoryMb);
-  void run.request.host.then(async (host) => {
-    if (run.finished) {
-      isolates.release(host, true);
-      return;
-    }
-    run.host = host;
-    run.cpuStartMs = host.cpuMs();
-    let outcome: ExecuteOutcome;
-    try {
-      outcome = await host.execute({
-        scriptKey: message.scriptKey,
-        script: message.script,
-        filename: message.filename,
-        payload: payloadOf(message, run.token),
-        cpuTimeMs: message.limits.cpuTimeMs,
-      });
-    } catch (err) {
-      report('error', 'executing a run failed', err);
-      host.dispose('retired');
-      outcome = { status: 'crashed', result: null, error: { code: 'sandbox_crashed', message: 'The sandbox failed' }, dropped: 0, reusable: false };
-    }
-    // A call still waiting would resume this run's code in the next run's time: never reuse that isolate.
-    const clean = outcome.reusable && run.calls.size === 0;
-    if (outcome.status === 'memory') isolates.noteMemoryDisposal();
-    // Released first so the counters sent with `done` include this run; a run waiting for the isolate
-    // gets it in a later microtask, after `finish`.
-    isolates.release(host, clean);
-    finish(run, outcome);
-  });
+  const host = await run.request.host;
+  if (run.finished) {
+    isolates.release(host, true);
+    return;
+  }
+  run.host = host;
+  run.cpuStartMs = host.cpuMs();
+  let outcome: ExecuteOutcome;
+  try {
+    outcome = await host.execute({
+      scriptKey: message.scriptKey,
+      script: message.script,
+      filename: message.filename,
+      payload: payloadOf(message, run.token),
+      cpuTimeMs: message.limits.cpuTimeMs,
+      mode,
+      inlineStartCapMs: policy.sliceLimitMs,
+    });
+  } catch (err) {
+    report('error', 'executing a run failed', err);
+    host.dispose('retired');
+    outcome = { status: 'crashed', result: null, error: { code: 'sandbox_crashed', message: 'The sandbox failed' }, dropped: 0, reusable: false };
+  }
+  if (outcome.sent !== undefined) await allReceived(run, outcome.sent);
+  const cpuMs = host.disposed ? Infinity : host.cpuMs() - run.cpuStartMs;
+  const event = policy.record(message.scriptKey, message.script, { mode, status: outcome.status, cpuMs, longestSliceMs: outcome.longestSliceMs ?? 0, yielded: outcome.yielded === true });
+  if (mode === 'inline') isolates.counters.inlineRuns++;
+  if (outcome.yielded === true) isolates.counters.inlineYields++;
+  if (event === 'demoted') isolates.counters.inlineDemotions++;
+  if (outcome.yielded === true && !run.finished) {
+    // Nothing of the given-up slice left the isolate; its queued bridge calls carry the old token and
+    // come from the old isolate, so they are refused when they arrive.
+    isolates.release(host, false);
+    runsByToken.delete(run.token);
+    run.token = randomUUID();
+    run.host = null;
+    await attempt(run, message, isolates, 'threaded');
+    return;
+  }
+  // A call still waiting would resume this run's code in the next run's time: never reuse that isolate.
+  const clean = outcome.reusable && run.calls.size === 0;
+  if (outcome.status === 'memory') isolates.noteMemoryDisposal();
+  // Released first so the counters sent with `done` include this run; a run waiting for the isolate
+  // gets it in a later microtask, after `finish`.
+  isolates.release(host, clean);
+  finish(run, outcome);
 }
 
 function onWallClock(run: ActiveRun): void {
   if (run.finished) return;
+  if (run.awaiting !== null) {
+    // The run has its outcome and waits only for bridge calls: it ends with what it has.
+    stopAwaiting(run);
+    return;
+  }
   if (run.host !== null) {
-    // The pending execute() rejects as the isolate goes and reports the reason given here.
+    // The pending execute() ends as the isolate goes and reports the reason given here.
     const cpuUsed = run.host.disposed ? 0 : run.host.cpuMs() - run.cpuStartMs;
     run.host.dispose(cpuUsed >= run.limits.cpuTimeMs ? 'cpu' : 'timeout');
     return;
@@ -249,6 +309,7 @@ function init(config: WorkerConfig): void {
     onError: (message, err) => report('error', message, err),
   });
   pool = created;
+  policy = new InlinePolicy(config.inline);
   void created.ready().then(() => send({ t: 'ready' }));
   setInterval(watchCpu, CPU_WATCH_MS).unref();
 }

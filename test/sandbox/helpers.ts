@@ -49,3 +49,12 @@ export function recordingInvoker(): { invoke: ActionInvoker; calls: RecordedCall
   };
   return { invoke, calls };
 }
+
+/**
+ * The two ways a run enters its isolate (see src/sandbox/inline-policy.ts). Suites whose behaviour
+ * must not depend on it run once per mode; `inline` here runs every script inline from its first run.
+ */
+export const RUN_MODES = [
+  { mode: 'threaded', inlineRuns: false },
+  { mode: 'inline', inlineRuns: { promoteAfterRuns: 0 } },
+] as const;

@@ -1,0 +1,94 @@
+import type { RunMode } from './isolate-host.js';
+import type { InlineRunOptions, RunStatus } from './types.js';
+
+export interface InlinePolicyOptions extends InlineRunOptions {
+  /** False: every run is threaded. */
+  enabled: boolean;
+}
+
+/** What the policy did with one run, for the counters. */
+export type PolicyEvent = 'demoted' | null;
+
+/** What one run of a script showed. */
+export interface RunRecord {
+  mode: RunMode;
+  status: RunStatus;
+  /** CPU the run used in its isolate, in ms. */
+  cpuMs: number;
+  /** Inline: the longest slice, in ms. */
+  longestSliceMs: number;
+  /** Inline: the first slice passed its cap and the run was given up to run again threaded. */
+  yielded: boolean;
+}
+
+interface ScriptRecord {
+  script: string;
+  inline: boolean;
+  quickRuns: number;
+  needed: number;
+}
+
+const MAX_SCRIPTS = 500;
+const MAX_PROMOTE_AFTER = 20_000;
+
+/**
+ * Decides, per script version, whether its runs enter their isolate inline (`applySync` on the child's
+ * main thread) or threaded (async `apply`, on isolated-vm's own thread). An inline run costs about a
+ * third of the CPU of a threaded one (no thread hand-offs), but while a slice of it runs (the code
+ * between two awaits of actions) no other run of this child moves. So only a script that has shown it
+ * is quick goes inline:
+ *
+ * - A new script version runs threaded. After `promoteAfterRuns` threaded runs in a row that each used
+ *   less than `quickRunMs` of CPU and ended normally, it runs inline.
+ * - Inline, its first slice is capped at `sliceLimitMs`; past that the run is given up before anything
+ *   left the isolate and runs again threaded (see IsolateHost.executeInline). Later slices keep the
+ *   run's whole CPU budget (an action has been called, so the run cannot start over), which bounds how
+ *   long one inline run can hold the thread; it happens at most once per demotion.
+ * - An inline run that yielded, had a slice longer than `sliceLimitMs`, or ended in timeout, memory or
+ *   crash sends the script back to threaded, and it needs twice as many quick runs to come back.
+ */
+export class InlinePolicy {
+  private readonly scripts = new Map<string, ScriptRecord>();
+  private readonly quickRunMs: number;
+  private readonly promoteAfterRuns: number;
+  readonly sliceLimitMs: number;
+
+  constructor(private readonly options: InlinePolicyOptions) {
+    this.quickRunMs = options.quickRunMs ?? 5;
+    this.promoteAfterRuns = Math.max(0, options.promoteAfterRuns ?? 20);
+    this.sliceLimitMs = options.sliceLimitMs ?? 50;
+  }
+
+  modeFor(scriptKey: string, script: string): RunMode {
+    if (!this.options.enabled) return 'threaded';
+    const record = this.scripts.get(scriptKey);
+    if (record === undefined || record.script !== script) return this.promoteAfterRuns === 0 ? 'inline' : 'threaded';
+    return record.inline ? 'inline' : 'threaded';
+  }
+
+  /** Takes one run's figures into account; says whether the script was sent back to threaded. */
+  record(scriptKey: string, script: string, run: RunRecord): PolicyEvent {
+    if (!this.options.enabled) return null;
+    let record = this.scripts.get(scriptKey);
+    if (record === undefined || record.script !== script) {
+      record = { script, inline: this.promoteAfterRuns === 0, quickRuns: 0, needed: this.promoteAfterRuns };
+    }
+    // Map order is the LRU order.
+    this.scripts.delete(scriptKey);
+    this.scripts.set(scriptKey, record);
+    if (this.scripts.size > MAX_SCRIPTS) this.scripts.delete(this.scripts.keys().next().value as string);
+    const endedNormally = run.status === 'ok' || run.status === 'error' || run.status === 'limit';
+    if (run.mode === 'inline') {
+      if (record.inline && (run.yielded || !endedNormally || run.longestSliceMs > this.sliceLimitMs)) {
+        record.inline = false;
+        record.quickRuns = 0;
+        record.needed = Math.min(Math.max(1, record.needed * 2), MAX_PROMOTE_AFTER);
+        return 'demoted';
+      }
+      return null;
+    }
+    record.quickRuns = endedNormally && run.cpuMs < this.quickRunMs ? record.quickRuns + 1 : 0;
+    if (record.quickRuns >= record.needed) record.inline = true;
+    return null;
+  }
+}
