@@ -66,6 +66,16 @@ export class InlinePolicy {
     return record.inline ? 'inline' : 'threaded';
   }
 
+  /** Sends an inline script back to threaded now (a slice of a run under way was too long); true if it was inline. */
+  demote(scriptKey: string, script: string): boolean {
+    const record = this.scripts.get(scriptKey);
+    if (record === undefined || record.script !== script || !record.inline) return false;
+    record.inline = false;
+    record.quickRuns = 0;
+    record.needed = Math.min(Math.max(1, record.needed * 2), MAX_PROMOTE_AFTER);
+    return true;
+  }
+
   /** Takes one run's figures into account; says whether the script was sent back to threaded. */
   record(scriptKey: string, script: string, run: RunRecord): PolicyEvent {
     if (!this.options.enabled) return null;
@@ -79,13 +89,8 @@ export class InlinePolicy {
     if (this.scripts.size > MAX_SCRIPTS) this.scripts.delete(this.scripts.keys().next().value as string);
     const endedNormally = run.status === 'ok' || run.status === 'error' || run.status === 'limit';
     if (run.mode === 'inline') {
-      if (record.inline && (run.yielded || !endedNormally || run.longestSliceMs > this.sliceLimitMs)) {
-        record.inline = false;
-        record.quickRuns = 0;
-        record.needed = Math.min(Math.max(1, record.needed * 2), MAX_PROMOTE_AFTER);
-        return 'demoted';
-      }
-      return null;
+      const tooSlow = run.yielded || !endedNormally || run.longestSliceMs > this.sliceLimitMs;
+      return tooSlow && this.demote(scriptKey, script) ? 'demoted' : null;
     }
     record.quickRuns = endedNormally && run.cpuMs < this.quickRunMs ? record.quickRuns + 1 : 0;
     if (record.quickRuns >= record.needed) record.inline = true;

@@ -99,6 +99,9 @@ export class IsolateHost {
   private longestSliceMs = 0;
   /** An inline run that has not settled yet: its reply comes with an action answer (`deliver`). */
   private waiting: ((outcome: ExecuteOutcome) => void) | null = null;
+  /** From the start of execute() until its run's outcome is known; no answer enters the isolate outside it. */
+  private active = false;
+  private leftover = false;
 
   private constructor(
     readonly isolate: ivm.Isolate,
@@ -142,6 +145,29 @@ export class IsolateHost {
     return this.isolate.isDisposed;
   }
 
+  /**
+   * An answer came for a run that already had its outcome: code of that run still waits in the isolate
+   * (it was not run), so the isolate must not serve another run.
+   */
+  get hasLeftover(): boolean {
+    return this.leftover;
+  }
+
+  /** True while a run executes here (until its outcome is known). */
+  get busy(): boolean {
+    return this.active;
+  }
+
+  /** The longest slice of the current or last inline run, in ms. */
+  get longestInlineSliceMs(): number {
+    return this.longestSliceMs;
+  }
+
+  /** The rest of the current run enters the isolate threaded (its script was sent back; see InlinePolicy). */
+  useThreaded(): void {
+    this.mode = 'threaded';
+  }
+
   /** Used CPU time in milliseconds (isolated-vm measures it on the isolate's own thread). */
   cpuMs(): number {
     return Number(this.isolate.cpuTime) / 1e6;
@@ -162,6 +188,10 @@ export class IsolateHost {
    */
   deliver(call: number, envelope: string): void {
     if (this.isolate.isDisposed) return;
+    if (!this.active) {
+      this.leftover = true;
+      return;
+    }
     if (this.mode === 'inline') {
       try {
         const spentMs = this.cpuMs() - this.runCpuStartMs;
@@ -181,7 +211,12 @@ export class IsolateHost {
       return;
     }
     const delivery = this.deliverer.apply(undefined, [call, envelope], { timeout: this.cpuTimeMs }).then(
-      () => undefined,
+      () => {
+        // A run begun inline whose script was sent back to threaded gets its reply here.
+        if (this.waiting === null) return;
+        const outcome = this.take();
+        if (outcome !== null) this.settle(() => outcome);
+      },
       (err: unknown) => {
         this.deliveryError ??= err;
         if (!this.isolate.isDisposed) this.dispose(errorText(err).includes(TIMED_OUT) ? 'cpu' : 'crashed');
@@ -192,6 +227,15 @@ export class IsolateHost {
   }
 
   async execute(request: ExecuteRequest): Promise<ExecuteOutcome> {
+    this.active = true;
+    try {
+      return await this.executeActive(request);
+    } finally {
+      this.active = false;
+    }
+  }
+
+  private async executeActive(request: ExecuteRequest): Promise<ExecuteOutcome> {
     let fn: ivm.Reference<unknown>;
     try {
       fn = await this.compile(request);
@@ -259,6 +303,8 @@ export class IsolateHost {
   private take(): ExecuteOutcome | null {
     const reply = this.taker.applySync(undefined, [], { result: { copy: true } }) as RuntimeReply | undefined;
     if (reply === undefined) return null;
+    // Cleared here, not when execute() resumes: an answer handled before that must not enter.
+    this.active = false;
     this.runs++;
     return outcomeOf(reply, this.longestSliceMs);
   }
@@ -268,6 +314,7 @@ export class IsolateHost {
     const waiting = this.waiting;
     if (waiting === null) return;
     this.waiting = null;
+    this.active = false;
     waiting(make());
   }
 

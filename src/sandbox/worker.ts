@@ -19,6 +19,8 @@ import type { ConsoleLine, SandboxLimits } from './types.js';
 
 interface ActiveRun {
   id: number;
+  scriptKey: string;
+  script: string;
   token: string;
   limits: SandboxLimits;
   startedAt: number;
@@ -74,7 +76,10 @@ const callbacks: HostCallbacks = {
     const run = typeof token === 'string' ? runsByToken.get(token) : undefined;
     // A call carrying the token of a finished run (or another isolate's run) is refused, never forwarded.
     if (run === undefined || run.finished || run.host !== host) {
+      // Refused. deliver() does not enter an isolate whose run has its outcome (it notes the leftover
+      // code instead); an idle isolate that still runs code of a finished run is retired here.
       host.deliver(call, FINISHED_ENVELOPE);
+      if (!host.busy) host.dispose('retired');
       return;
     }
     noteReceived(run);
@@ -136,8 +141,17 @@ function answer(id: number, envelope: string): void {
   const target = forwarded.get(id);
   if (target === undefined) return;
   forwarded.delete(id);
-  target.run.calls.delete(id);
-  if (!target.run.finished) target.run.host?.deliver(target.call, envelope);
+  const { run } = target;
+  run.calls.delete(id);
+  const host = run.host;
+  if (run.finished || host === null) return;
+  host.deliver(target.call, envelope);
+  // A long inline slice sends its script back at once, with every run of it still under way here, so
+  // one demotion costs at most the one long slice.
+  if (host.longestInlineSliceMs > policy.sliceLimitMs && policy.demote(run.scriptKey, run.script)) {
+    if (pool !== null) pool.counters.inlineDemotions++;
+    for (const other of runsByToken.values()) if (other.scriptKey === run.scriptKey) other.host?.useThreaded();
+  }
 }
 
 function checkSyntax(scriptKey: string, script: string): SyntaxCheckResult {
@@ -161,6 +175,8 @@ function payloadOf(message: RunMessage, token: string): string {
 function startRun(message: RunMessage, isolates: IsolatePool): void {
   const run: ActiveRun = {
     id: message.id,
+    scriptKey: message.scriptKey,
+    script: message.script,
     token: randomUUID(),
     limits: message.limits,
     startedAt: performance.now(),
@@ -229,8 +245,10 @@ async function attempt(run: ActiveRun, message: RunMessage, isolates: IsolatePoo
     await attempt(run, message, isolates, 'threaded');
     return;
   }
-  // A call still waiting would resume this run's code in the next run's time: never reuse that isolate.
-  const clean = outcome.reusable && run.calls.size === 0;
+  // A call still waiting, or one counted but not received (the wall clock stopped the wait), would resume
+  // this run's code in the next run's time: never reuse that isolate.
+  const complete = outcome.sent === undefined || run.received >= outcome.sent;
+  const clean = outcome.reusable && complete && run.calls.size === 0 && !host.hasLeftover;
   if (outcome.status === 'memory') isolates.noteMemoryDisposal();
   // Released first so the counters sent with `done` include this run; a run waiting for the isolate
   // gets it in a later microtask, after `finish`.

@@ -69,6 +69,20 @@ describe('inline runs after quick threaded ones', () => {
     expect(counters().inlineRuns).toBe(after.inlineRuns);
   });
 
+  it('never resumes code of an inline run once it has its outcome, and does not reuse that isolate', async () => {
+    // The answer to echo(2) comes right after the one the script awaits, often in the same message: it
+    // must not resume the detached continuation of a run that has already ended.
+    const script = "const p = actions.echo(1); if (body.detach) actions.echo(2).then(() => actions.echo('late')); await p; result = 'ok'";
+    await runMany(script, [{}, {}, {}]);
+    const before = counters();
+    const { runs, calls } = await runMany(script, [{ detach: true }, { detach: true }]);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(runs.map((run) => run.status)).toEqual(['ok', 'ok']);
+    expect(counters().inlineRuns).toBe(before.inlineRuns + 2);
+    expect(calls.map((call) => call.args[0])).toEqual([1, 2, 1, 2]);
+    expect(counters().discarded).toBe(before.discarded + 2);
+  });
+
   it('ends an inline run that spins after an action at the CPU limit, and the next run works', async () => {
     const script = 'await actions.echo(1);\nif (body.spin) for (;;) {}\nresult = "fine"';
     await runMany(script, [{}, {}, {}]);
