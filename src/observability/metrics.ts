@@ -95,6 +95,20 @@ export function createMetrics(options: MetricsOptions): EngineMetrics {
     },
   });
 
+  new Gauge({
+    name: 'hookgate_sandbox_isolate_events',
+    help: 'Sandbox bookkeeping summed over the live child processes, by event: isolates created, recycled and discarded, memory disposals, compilations, and inline runs, yields and demotions. A gauge: a replaced child starts again at 0.',
+    labelNames: ['event'],
+    registers,
+    collect() {
+      const stats = sources?.sandbox.stats();
+      if (stats === undefined || !('isolates' in stats)) return;
+      for (const [event, value] of Object.entries((stats as { isolates: Record<string, number> }).isolates)) {
+        if (event !== 'maxHeapUsedBytes') this.set({ event }, value);
+      }
+    },
+  });
+
   // Both queue gauges come from one query per scrape: the first collect starts it, the second reuses it.
   let pending: { at: number; figures: Promise<{ depth: number; oldestAgeSec: number } | null> } | null = null;
   const figures = (): Promise<{ depth: number; oldestAgeSec: number } | null> => {

@@ -9,6 +9,14 @@ export interface InlinePolicyOptions extends InlineRunOptions {
 /** What the policy did with one run, for the counters. */
 export type PolicyEvent = 'demoted' | null;
 
+/** One script version, and where it comes from (the run's filename, e.g. `webhook:stripe`). */
+export interface ScriptRef {
+  key: string;
+  script: string;
+  /** A new version of the script from the same place inherits the quick runs its predecessor needed. */
+  origin: string;
+}
+
 /** What one run of a script showed. */
 export interface RunRecord {
   mode: RunMode;
@@ -29,6 +37,7 @@ interface ScriptRecord {
 }
 
 const MAX_SCRIPTS = 500;
+const MAX_ORIGINS = 500;
 const MAX_PROMOTE_AFTER = 20_000;
 
 /**
@@ -49,6 +58,8 @@ const MAX_PROMOTE_AFTER = 20_000;
  */
 export class InlinePolicy {
   private readonly scripts = new Map<string, ScriptRecord>();
+  /** Quick runs needed after the last demotion, per origin: editing a script does not reset them. */
+  private readonly neededByOrigin = new Map<string, number>();
   private readonly quickRunMs: number;
   private readonly promoteAfterRuns: number;
   readonly sliceLimitMs: number;
@@ -59,38 +70,43 @@ export class InlinePolicy {
     this.sliceLimitMs = options.sliceLimitMs ?? 50;
   }
 
-  modeFor(scriptKey: string, script: string): RunMode {
+  modeFor(ref: ScriptRef): RunMode {
     if (!this.options.enabled) return 'threaded';
-    const record = this.scripts.get(scriptKey);
-    if (record === undefined || record.script !== script) return this.promoteAfterRuns === 0 ? 'inline' : 'threaded';
+    const record = this.scripts.get(ref.key);
+    if (record === undefined || record.script !== ref.script) return this.promoteAfterRuns === 0 ? 'inline' : 'threaded';
     return record.inline ? 'inline' : 'threaded';
   }
 
   /** Sends an inline script back to threaded now (a slice of a run under way was too long); true if it was inline. */
-  demote(scriptKey: string, script: string): boolean {
-    const record = this.scripts.get(scriptKey);
-    if (record === undefined || record.script !== script || !record.inline) return false;
+  demote(ref: ScriptRef): boolean {
+    const record = this.scripts.get(ref.key);
+    if (record === undefined || record.script !== ref.script || !record.inline) return false;
     record.inline = false;
     record.quickRuns = 0;
     record.needed = Math.min(Math.max(1, record.needed * 2), MAX_PROMOTE_AFTER);
+    this.neededByOrigin.delete(ref.origin);
+    this.neededByOrigin.set(ref.origin, record.needed);
+    if (this.neededByOrigin.size > MAX_ORIGINS) this.neededByOrigin.delete(this.neededByOrigin.keys().next().value as string);
     return true;
   }
 
   /** Takes one run's figures into account; says whether the script was sent back to threaded. */
-  record(scriptKey: string, script: string, run: RunRecord): PolicyEvent {
+  record(ref: ScriptRef, run: RunRecord): PolicyEvent {
     if (!this.options.enabled) return null;
-    let record = this.scripts.get(scriptKey);
-    if (record === undefined || record.script !== script) {
-      record = { script, inline: this.promoteAfterRuns === 0, quickRuns: 0, needed: this.promoteAfterRuns };
+    let record = this.scripts.get(ref.key);
+    if (record === undefined || record.script !== ref.script) {
+      // promoteAfterRuns 0 trusts every new version at once; otherwise a new version inherits its origin's history.
+      const needed = this.promoteAfterRuns === 0 ? 0 : (this.neededByOrigin.get(ref.origin) ?? this.promoteAfterRuns);
+      record = { script: ref.script, inline: needed === 0, quickRuns: 0, needed };
     }
     // Map order is the LRU order.
-    this.scripts.delete(scriptKey);
-    this.scripts.set(scriptKey, record);
+    this.scripts.delete(ref.key);
+    this.scripts.set(ref.key, record);
     if (this.scripts.size > MAX_SCRIPTS) this.scripts.delete(this.scripts.keys().next().value as string);
     const endedNormally = run.status === 'ok' || run.status === 'error' || run.status === 'limit';
     if (run.mode === 'inline') {
       const tooSlow = run.yielded || !endedNormally || run.longestSliceMs > this.sliceLimitMs;
-      return tooSlow && this.demote(scriptKey, script) ? 'demoted' : null;
+      return tooSlow && this.demote(ref) ? 'demoted' : null;
     }
     record.quickRuns = endedNormally && run.cpuMs < this.quickRunMs ? record.quickRuns + 1 : 0;
     if (record.quickRuns >= record.needed) record.inline = true;

@@ -102,7 +102,10 @@ export interface Sandbox {
 export interface InlineRunOptions {
   /** A threaded run is quick when it used less CPU than this, in ms (default 5). */
   quickRunMs?: number;
-  /** Quick threaded runs in a row before a script runs inline (default 20; 0: inline from the first run). */
+  /**
+   * Quick threaded runs in a row before a script version runs inline (default 20). Each demotion doubles
+   * it for that webhook, new versions of its script included. 0: every new version inline from its first run.
+   */
   promoteAfterRuns?: number;
   /** Cap of an inline run's first slice, and the slice length that sends a script back, in ms (default 50). */
   sliceLimitMs?: number;

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import ivm from 'isolated-vm';
-import { InlinePolicy } from './inline-policy.js';
+import { InlinePolicy, type ScriptRef } from './inline-policy.js';
 import { IsolateHost, type ExecuteOutcome, type HostCallbacks, type RunMode } from './isolate-host.js';
 import { IsolatePool, type IsolateRequest } from './isolate-pool.js';
 import { createBatchedSender, emptyCounters, errorEnvelope, type BatchMessage, type ChildMessage, type ParentMessage, type RunMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
@@ -19,8 +19,8 @@ import type { ConsoleLine, SandboxLimits } from './types.js';
 
 interface ActiveRun {
   id: number;
-  scriptKey: string;
-  script: string;
+  /** The script version, for the inline policy. */
+  script: ScriptRef;
   token: string;
   limits: SandboxLimits;
   startedAt: number;
@@ -148,9 +148,9 @@ function answer(id: number, envelope: string): void {
   host.deliver(target.call, envelope);
   // A long inline slice sends its script back at once, with every run of it still under way here, so
   // one demotion costs at most the one long slice.
-  if (host.longestInlineSliceMs > policy.sliceLimitMs && policy.demote(run.scriptKey, run.script)) {
+  if (host.longestInlineSliceMs > policy.sliceLimitMs && policy.demote(run.script)) {
     if (pool !== null) pool.counters.inlineDemotions++;
-    for (const other of runsByToken.values()) if (other.scriptKey === run.scriptKey) other.host?.useThreaded();
+    for (const other of runsByToken.values()) if (other.script.key === run.script.key) other.host?.useThreaded();
   }
 }
 
@@ -175,8 +175,7 @@ function payloadOf(message: RunMessage, token: string): string {
 function startRun(message: RunMessage, isolates: IsolatePool): void {
   const run: ActiveRun = {
     id: message.id,
-    scriptKey: message.scriptKey,
-    script: message.script,
+    script: { key: message.scriptKey, script: message.script, origin: message.filename },
     token: randomUUID(),
     limits: message.limits,
     startedAt: performance.now(),
@@ -199,7 +198,7 @@ function startRun(message: RunMessage, isolates: IsolatePool): void {
     return;
   }
   run.timer = setTimeout(() => onWallClock(run), message.limits.timeoutMs);
-  void attempt(run, message, isolates, policy.modeFor(message.scriptKey, message.script));
+  void attempt(run, message, isolates, policy.modeFor(run.script));
 }
 
 /** Runs the script on an isolate from the pool; once more, threaded, when an inline first slice yielded. */
@@ -231,7 +230,7 @@ async function attempt(run: ActiveRun, message: RunMessage, isolates: IsolatePoo
   }
   if (outcome.sent !== undefined) await allReceived(run, outcome.sent);
   const cpuMs = host.disposed ? Infinity : host.cpuMs() - run.cpuStartMs;
-  const event = policy.record(message.scriptKey, message.script, { mode, status: outcome.status, cpuMs, longestSliceMs: outcome.longestSliceMs ?? 0, yielded: outcome.yielded === true });
+  const event = policy.record(run.script, { mode, status: outcome.status, cpuMs, longestSliceMs: outcome.longestSliceMs ?? 0, yielded: outcome.yielded === true });
   if (mode === 'inline') isolates.counters.inlineRuns++;
   if (outcome.yielded === true) isolates.counters.inlineYields++;
   if (event === 'demoted') isolates.counters.inlineDemotions++;

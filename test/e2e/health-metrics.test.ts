@@ -99,6 +99,9 @@ describe.each(storeFactories())('health and metrics on $name', (factory) => {
     expect(samples.get(key('hookgate_deliveries_total', { outcome: 'failed' }))).toBeUndefined();
     expect(samples.get(key('hookgate_sandbox_pool_in_flight'))).toBe(0);
     expect(samples.get(key('hookgate_sandbox_pool_queued'))).toBe(0);
+    expect(samples.get(key('hookgate_sandbox_isolate_events', { event: 'isolatesCreated' }))).toBeGreaterThan(0);
+    expect(samples.get(key('hookgate_sandbox_isolate_events', { event: 'inlineRuns' }))).toBe(0);
+    expect(samples.get(key('hookgate_sandbox_isolate_events', { event: 'maxHeapUsedBytes' }))).toBeUndefined();
     expect(samples.get(key('hookgate_delivery_queue_depth'))).toBe(0);
     expect(samples.get(key('hookgate_delivery_oldest_pending_age_seconds'))).toBe(0);
     expect(text).not.toContain(ok.body.runId);

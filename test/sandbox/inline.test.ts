@@ -20,10 +20,11 @@ describe('inline runs after quick threaded ones', () => {
     await sandbox.close();
   });
 
-  async function runMany(script: string, bodies: unknown[]) {
+  /** Runs `script` once per body. `origin` (the filename) is where the script comes from: demotions there last. */
+  async function runMany(script: string, bodies: unknown[], origin = 'webhook:test') {
     const { invoke, calls } = recordingInvoker();
     const runs: SandboxRunResult[] = [];
-    for (const body of bodies) runs.push(await sandbox.run(request(script, { body }), invoke));
+    for (const body of bodies) runs.push(await sandbox.run(request(script, { body, filename: origin }), invoke));
     return { runs, calls };
   }
 
@@ -42,9 +43,9 @@ describe('inline runs after quick threaded ones', () => {
 
   it('gives up an inline first slice past its cap with no effect, runs it again threaded, and sends the script back', async () => {
     const script = `if (body.heavy) ${spin(150)}\nconsole.log('start', body.n); await actions.echo(body.n); result = body.n`;
-    await runMany(script, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await runMany(script, [{ n: 1 }, { n: 2 }, { n: 3 }], 'webhook:yield');
     const before = counters();
-    const { runs, calls } = await runMany(script, [{ n: 4, heavy: true }]);
+    const { runs, calls } = await runMany(script, [{ n: 4, heavy: true }], 'webhook:yield');
     const after = counters();
     expect(runs[0]).toMatchObject({ status: 'ok', result: 4, logs: [{ level: 'log', message: 'start 4' }] });
     // The given-up slice never reached the host: one action call, one console line.
@@ -52,21 +53,30 @@ describe('inline runs after quick threaded ones', () => {
     expect(after.inlineYields).toBe(before.inlineYields + 1);
     expect(after.inlineDemotions).toBe(before.inlineDemotions + 1);
     // Threaded again: the next run is not inline.
-    await runMany(script, [{ n: 5 }]);
+    await runMany(script, [{ n: 5 }], 'webhook:yield');
     expect(counters().inlineRuns).toBe(after.inlineRuns);
   });
 
   it('lets a long slice after an action finish, then sends the script back to threaded', async () => {
     const script = `await actions.echo(body.n);\nif (body.heavy) ${spin(120)}\nresult = body.n`;
-    await runMany(script, [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await runMany(script, [{ n: 1 }, { n: 2 }, { n: 3 }], 'webhook:slow');
     const before = counters();
-    const { runs } = await runMany(script, [{ n: 4, heavy: true }]);
+    const { runs } = await runMany(script, [{ n: 4, heavy: true }], 'webhook:slow');
     expect(runs[0]).toMatchObject({ status: 'ok', result: 4 });
     const after = counters();
     expect(after.inlineRuns).toBe(before.inlineRuns + 1);
     expect(after.inlineDemotions).toBe(before.inlineDemotions + 1);
-    await runMany(script, [{ n: 5 }]);
+    await runMany(script, [{ n: 5 }], 'webhook:slow');
     expect(counters().inlineRuns).toBe(after.inlineRuns);
+    // A new version of the script from the same webhook needs twice the quick runs: editing it does not
+    // reset what the demotion cost.
+    const edited = script.replace('result = body.n', 'result = body.n + 0');
+    await runMany(edited, [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }], 'webhook:slow');
+    const beforeSixth = counters().inlineRuns;
+    expect(beforeSixth).toBe(after.inlineRuns);
+    await runMany(edited, [{ n: 6 }, { n: 7 }], 'webhook:slow');
+    // Runs 1–6 are threaded (6 quick runs needed); run 7 is inline.
+    expect(counters().inlineRuns).toBe(beforeSixth + 1);
   });
 
   it('never resumes code of an inline run once it has its outcome, and does not reuse that isolate', async () => {
@@ -87,7 +97,7 @@ describe('inline runs after quick threaded ones', () => {
     const script = 'await actions.echo(1);\nif (body.spin) for (;;) {}\nresult = "fine"';
     await runMany(script, [{}, {}, {}]);
     const { invoke } = recordingInvoker();
-    const spun = await sandbox.run(request(script, { body: { spin: true }, limits: { cpuTimeMs: 300, timeoutMs: 5000 } }), invoke);
+    const spun = await sandbox.run(request(script, { body: { spin: true }, filename: 'webhook:cpu', limits: { cpuTimeMs: 300, timeoutMs: 5000 } }), invoke);
     expect(spun).toMatchObject({ status: 'timeout', error: { code: 'cpu_limit' } });
     expect(await sandbox.run(request(script, { body: {} }), invoke)).toMatchObject({ status: 'ok', result: 'fine' });
   });
