@@ -83,10 +83,12 @@ describe.each(storeFactories())('health and metrics on $name', (factory) => {
     await receiver.waitForRequests(1, 10_000);
 
     const delivered = key('hookgate_deliveries_total', { outcome: 'succeeded' });
+    // The attempt is counted when the receiver answers; its row leaves the queue when the completion
+    // writer's batch commits, a moment later: wait for both.
     const { text, samples } = await waitFor(async () => {
       const scraped = await scrape();
-      return scraped.samples.get(delivered) === 1 ? scraped : undefined;
-    }, 10_000, 'the delivery to be counted');
+      return scraped.samples.get(delivered) === 1 && scraped.samples.get(key('hookgate_delivery_queue_depth')) === 0 ? scraped : undefined;
+    }, 10_000, 'the delivery to be counted and the queue to drain');
 
     expect(samples.get(key('hookgate_inbound_requests_total', { provider: good, status: '200' }))).toBe(1);
     expect(samples.get(key('hookgate_inbound_requests_total', { provider: bad, status: '200' }))).toBe(1);
