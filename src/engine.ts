@@ -45,6 +45,11 @@ export interface EngineOptions {
   configPollMs?: number;
   /** Run records are written in batches at least this often (default 50 ms). */
   runFlushMs?: number;
+  /**
+   * Run records older than this many days are deleted, hourly, by the inbox worker (knex store; default 30,
+   * `0` keeps them). Stored requests follow `inbox.purgeAfterSec`.
+   */
+  runRetentionDays?: number;
   /** Outgoing `http://` URLs allowed (HOOKGATE_ALLOW_INSECURE_URLS); otherwise https only. Default false. */
   allowInsecureUrls?: boolean;
   /** Outgoing targets on loopback, private, link-local… addresses allowed (HOOKGATE_ALLOW_PRIVATE_NETWORKS). Default false. */
@@ -145,6 +150,10 @@ interface Started {
  */
 export function createEngine(options: EngineOptions = {}): Engine {
   const logger = options.logger ?? createLogger('info');
+  const runRetentionDays = options.runRetentionDays ?? 30;
+  if (!(Number.isFinite(runRetentionDays) && runRetentionDays >= 0)) {
+    throw new AppError('config_invalid', 'runRetentionDays must be a number >= 0 (0 keeps run records forever).', { details: { runRetentionDays } });
+  }
   const actions = new ActionRegistry();
   // Host listeners (`onEvent`). `publish` is the one way an event enters the engine — script results,
   // `engine.emit`, the admin API and operational events: it tells the listeners and writes the outbox.
@@ -277,6 +286,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
           ...(options.inbox?.pollMs !== undefined ? { pollMs: options.inbox.pollMs } : {}),
           ...(options.inbox?.maxAttempts !== undefined ? { maxAttempts: options.inbox.maxAttempts } : {}),
           ...(options.inbox?.purgeAfterSec !== undefined ? { purgeAfterSec: options.inbox.purgeAfterSec } : {}),
+          pruneRuns: (store as Partial<KnexStore>).pruneRuns?.bind(store) ?? null,
+          runRetentionSec: runRetentionDays * 86_400,
         });
         inboxWorker.start();
       }

@@ -23,8 +23,15 @@ export interface InboxWorkerOptions {
   maxAttempts?: number;
   /** Finished items older than this are deleted (default 30 days; 0 = never). */
   purgeAfterSec?: number;
+  /** Deletes run records created before a time (the knex store's `pruneRuns`); null = runs are not pruned here. */
+  pruneRuns?: ((before: Date) => Promise<{ count: number; more: boolean }>) | null;
+  /** Run records older than this are deleted with `pruneRuns` (default 30 days; 0 = never). */
+  runRetentionSec?: number;
   random?: () => number;
 }
+
+const PURGE_EVERY_MS = 3600_000;
+const PURGE_CATCH_UP_MS = 60_000;
 
 /**
  * Runs stored inbound requests: async ones, and sync ones whose process died before finishing them (their
@@ -43,7 +50,7 @@ export class InboxWorker {
   readonly #inFlight = new Set<Promise<void>>();
 
   constructor(options: InboxWorkerOptions) {
-    this.#o = { concurrency: 4, pollMs: 500, maxAttempts: 5, purgeAfterSec: 30 * 86400, random: Math.random, ...options };
+    this.#o = { concurrency: 4, pollMs: 500, maxAttempts: 5, purgeAfterSec: 30 * 86400, pruneRuns: null, runRetentionSec: 30 * 86400, random: Math.random, ...options };
   }
 
   start(): void {
@@ -100,11 +107,26 @@ export class InboxWorker {
     }
   }
 
+  /**
+   * Hourly: finished items past `purgeAfterSec` and run records past `runRetentionSec` go, in bounded
+   * batches. A purge that stopped at its bound with rows left comes back a minute later, not an hour.
+   */
   async #purge(): Promise<void> {
-    if (this.#o.purgeAfterSec <= 0 || performance.now() - this.#lastPurge < 3600_000) return;
+    if (performance.now() - this.#lastPurge < PURGE_EVERY_MS) return;
     this.#lastPurge = performance.now();
-    const removed = await this.#o.inbox.purge(this.#o.purgeAfterSec);
-    if (removed > 0) this.#o.logger.info('old inbox items deleted', { removed });
+    const { inbox, pruneRuns, purgeAfterSec, runRetentionSec, logger } = this.#o;
+    let more = false;
+    if (purgeAfterSec > 0) {
+      const items = await inbox.purge(new Date(Date.now() - purgeAfterSec * 1000));
+      if (items.count > 0) logger.info('old inbox items deleted', { removed: items.count });
+      more ||= items.more;
+    }
+    if (runRetentionSec > 0 && pruneRuns) {
+      const runs = await pruneRuns(new Date(Date.now() - runRetentionSec * 1000));
+      if (runs.count > 0) logger.info('old run records deleted', { removed: runs.count });
+      more ||= runs.more;
+    }
+    if (more) this.#lastPurge = performance.now() - PURGE_EVERY_MS + PURGE_CATCH_UP_MS;
   }
 
   async #runItem(item: InboxItem): Promise<void> {

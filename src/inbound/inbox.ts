@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { jsonb, toIso } from '../store/rows.js';
+import { deleteInBatches } from '../store/index.js';
 import type { InboundMode } from '../store/types.js';
 
 /** A stored inbound request: what the run needs to (re)run it, and where it is in its life. */
@@ -59,6 +60,15 @@ function toItem(row: DbInboxItem): InboxItem {
     finishedAt: row.finished_at ? toIso(row.finished_at) : null,
   };
 }
+
+/** Oldest first through inbox_received_at_idx, skipping rows another process is deleting. */
+const PURGE_SQL = `with doomed as (
+    select id from inbox where status in ('done', 'failed') and received_at < ?::timestamptz
+    order by received_at limit ? for update skip locked
+  ), gone as (
+    delete from inbox i using doomed where i.id = doomed.id returning 1
+  )
+  select count(*)::int as n from gone`;
 
 export type NewInboxItem = Pick<InboxItem, 'id' | 'webhookId' | 'provider' | 'deliveryKey' | 'mode' | 'contentType' | 'headers' | 'body' | 'runId'>;
 
@@ -207,12 +217,11 @@ export class Inbox {
   }
 
   /** Deletes finished items received before `olderThanSec` ago; returns how many. */
-  async purge(olderThanSec: number): Promise<number> {
-    const rows = await this.#knex('inbox')
-      .whereIn('status', ['done', 'failed'])
-      .andWhereRaw(`received_at < now() - ?::int * interval '1 second'`, [olderThanSec])
-      .del()
-      .returning('id');
-    return rows.length;
+  /**
+   * Deletes finished items received before `before`, 500 rows a statement, at most `maxBatches` statements
+   * (default 20); `more` says older ones are left for the next call. Pending and running items stay.
+   */
+  purge(before: Date, maxBatches = 20): Promise<{ count: number; more: boolean }> {
+    return deleteInBatches(this.#knex, PURGE_SQL, before, 500, maxBatches);
   }
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger.js';
 import { RELAXED_COMMIT } from './delivery-queue.js';
-import { rowsOf } from './rows.js';
+import { deleteInBatches } from '../store/index.js';
 
 /*
  * Retention of the delivery log: finished deliveries (succeeded or failed) whose completion is older than
@@ -31,6 +31,7 @@ export interface PruneResult {
   more: boolean;
 }
 
+// Both commit without waiting for the disk (RELAXED_COMMIT): a delete lost with a database crash is redone next run.
 const DELETE_FINISHED_DELIVERIES = `
 with doomed as (
   select id from outbound_deliveries
@@ -55,19 +56,6 @@ with doomed as (
   delete from outbound_messages m using doomed, relaxed where m.id = doomed.id returning 1
 )
 select count(*)::int as n from gone`;
-
-/** Deletes in batches until a batch comes back short or `maxBatches` ran; returns the count and whether more is left. */
-async function deleteInBatches(knex: Knex, sql: string, before: Date, batchSize: number, maxBatches: number): Promise<{ count: number; more: boolean }> {
-  let count = 0;
-  for (let batch = 0; batch < maxBatches; batch++) {
-    // Committed without waiting for the disk (RELAXED_COMMIT): a delete lost with a database crash is redone next run.
-    const [row] = rowsOf<{ n: number }>(await knex.raw(sql, [before.toISOString(), batchSize]));
-    const n = Number(row?.n ?? 0);
-    count += n;
-    if (n < batchSize) return { count, more: false };
-  }
-  return { count, more: true };
-}
 
 /**
  * One bounded prune of the delivery log. Deliveries first, so the messages they leave unreferenced go in

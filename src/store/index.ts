@@ -21,6 +21,7 @@ export { insertAuditEntry, MAX_AUDIT_PAGE, redeliveryEntry } from './audit-log.j
 export { isConnectionError, isRetryableDbError, isUniqueViolation, SQLSTATE } from './sqlstate.js';
 export { StoreAvailability } from './availability.js';
 export { uuidv7, uuidv7Timestamp } from './uuidv7.js';
+export { deleteInBatches } from './batched-delete.js';
 export { createSecretBox, secretKeyId, ENCRYPTED_PREFIX, type SecretBox } from './secret-box.js';
 export { openSecretBox, parseSecretKeys, deriveSecretKey, generateSecretKey, loadOrCreateKeyFile, SECRET_KEY_FILE, type OpenSecretBoxOptions } from './secret-key.js';
 export type { StoredPreviousSecret } from './webhook-secrets.js';

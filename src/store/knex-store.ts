@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DatabaseKind } from './connection.js';
 import { insertAuditEntry, keyEntry, listAuditEntries, recordChange, settingsEntry, webhookEntry } from './audit-log.js';
+import { deleteInBatches } from './batched-delete.js';
 import { runMigrations } from './migrate.js';
 import {
   type DbAdminToken,
@@ -31,6 +32,15 @@ const PROVIDER_INDEX = 'webhooks_inbound_provider_key';
 export const MAX_RUNS_PAGE = 1000;
 /** 14 columns a run: 4,000 rows stay under the 65,535 bind parameters of one statement. */
 const RUNS_PER_INSERT = 4000;
+const RUNS_PER_DELETE = 500;
+
+/** Oldest first through runs_created_at_idx; SKIP LOCKED lets processes pruning at once share the rows. */
+const DELETE_OLD_RUNS_SQL = `with doomed as (
+    select id from runs where created_at < ?::timestamptz order by created_at limit ? for update skip locked
+  ), gone as (
+    delete from runs r using doomed where r.id = doomed.id returning 1
+  )
+  select count(*)::int as n from gone`;
 /**
  * A batch of runs as ONE bind parameter (a JSON array) expanded by the database: cheaper per row than a
  * multi-row VALUES list with 14 parameters a row, which PGlite pays for in WASM and knex in JS (CPU per
@@ -90,6 +100,12 @@ export interface KnexStore extends Store {
   readonly knex: Knex;
   /** The box the stored secrets are encrypted with (for code that reads the `webhooks` secret columns itself). */
   readonly secrets: SecretBox;
+  /**
+   * Deletes run records created before `before`, at most `maxBatches` statements of 500 rows (default 20):
+   * `more` says rows older than that are left for the next call. Their stored requests go with the
+   * inbox's own purge.
+   */
+  pruneRuns(before: Date, maxBatches?: number): Promise<{ count: number; more: boolean }>;
 }
 
 /**
@@ -265,6 +281,8 @@ export function createKnexStore(knex: Knex, options: KnexStoreOptions): KnexStor
         await knex.raw(INSERT_RUNS_SQL, [JSON.stringify(runs.slice(i, i + RUNS_PER_INSERT).map(runInsertRow))]);
       }
     },
+
+    pruneRuns: (before, maxBatches = 20) => deleteInBatches(knex, DELETE_OLD_RUNS_SQL, before, RUNS_PER_DELETE, maxBatches),
 
     async listRuns(query) {
       const limit = Math.min(Math.max(Math.trunc(query.limit) || 1, 1), MAX_RUNS_PAGE);
