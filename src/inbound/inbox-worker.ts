@@ -147,6 +147,9 @@ export class InboxWorker {
       // The id the request was answered with: the sender's stored X-Request-Id, else (the default) the run id.
       const requestId = requestIdOf(item.headers['x-request-id']) ?? undefined;
       const record = await this.#o.handler.process(cached, { runId: item.runId, inboxId: item.id, body, headers: item.headers, requestId });
+      // The run record is written before the item is marked: a process that dies in between leaves an item
+      // that runs again (its record under the same id is written once), never a finished item without a record.
+      await this.#o.recorder.flush();
       if (record.status === 'crashed' && record.error?.code === 'sandbox_closed') {
         // Cut off by this engine's shutdown, not the item's fault: back to the queue without using an attempt.
         await inbox.release(item.id, 0, 'sandbox_closed', { newRunId: uuidv7(), refundAttempt: true });

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KnexStore, RunRecord } from '../../src/store/index.js';
+import { startTestEngine, waitFor, type TestEngine } from '../helpers/engine.js';
+import { storeFactories } from '../helpers/stores.js';
+
+/**
+ * An async request's inbox item is marked finished only once its run record is written: a process that
+ * dies between the two leaves an item that runs again, never a finished item whose run left no record.
+ */
+describe.each(storeFactories())('async inbox items and their run records on $name', (factory) => {
+  let store: KnexStore;
+  let t: TestEngine;
+  /** For each run record written: the status its inbox item had at that moment. */
+  const itemStatusAtInsert = new Map<string, string>();
+
+  beforeAll(async () => {
+    store = await factory.create();
+    const watched: KnexStore = {
+      ...store,
+      async insertRuns(runs: RunRecord[]) {
+        for (const run of runs) {
+          if (!run.inboxId) continue;
+          const item = await store.knex('inbox').where('id', run.inboxId).first('status');
+          itemStatusAtInsert.set(run.id, item?.status ?? 'missing');
+        }
+        return store.insertRuns(runs);
+      },
+    };
+    // A long flush interval: without the ordering, the item would be marked done well before the record lands.
+    t = await startTestEngine(watched, { runFlushMs: 300, inbox: { pollMs: 50 } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await store?.close();
+  });
+
+  it('writes the run record while the item is still running, then marks the item done', async () => {
+    const created = await t.api('POST', '/webhooks', { direction: 'inbound', provider: 'async-order', mode: 'async', allowedActions: ['crm.tag'], jsScript: "await actions['crm.tag'](body.n);" });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const answers = await Promise.all([1, 2, 3].map((n) => t.inbound('async-order', { n })));
+    for (const answer of answers) expect(answer).toMatchObject({ status: 202, body: { queued: true } });
+    const runIds = answers.map((answer) => answer.body.runId as string);
+
+    await waitFor(async () => {
+      const items = await store.knex('inbox').whereIn('run_id', runIds).select('status');
+      return items.length === 3 && items.every((item: { status: string }) => item.status === 'done') ? true : undefined;
+    }, 10_000, 'the three items to be done');
+    for (const runId of runIds) expect(itemStatusAtInsert.get(runId)).toBe('running');
+    expect(t.calls.filter((call) => call.id === 'crm.tag').map((call) => call.args[0]).sort()).toEqual([1, 2, 3]);
+  });
+});
