@@ -1,7 +1,8 @@
 // `npm run bench:inbound`: throughput and latency of POST /tools/webhook/:provider (a script that calls one
 // action) next to a plain Express handler that parses the same JSON, measured in the same run, alternating
 // the two so machine noise hits both. Prints figures and the ratio. Options (env):
-//   BENCH_SECONDS (default 8 per round), BENCH_ROUNDS (2), BENCH_CONNECTIONS (20), BENCH_DATABASE_URL (embedded if unset)
+//   BENCH_SECONDS (default 8 per round), BENCH_ROUNDS (2), BENCH_CONNECTIONS (20), BENCH_DATABASE_URL (embedded if unset),
+//   BENCH_SCRIPT (action = the target's one-action script; noaction; ignored = no sandbox run; see bench-server.mjs)
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -50,7 +51,7 @@ try {
   const ratio = mean(results.engine, 'rps') / mean(results.express, 'rps');
   console.log('');
   console.log(`express  ${mean(results.express, 'rps').toFixed(0)} req/s   engine ${mean(results.engine, 'rps').toFixed(0)} req/s   (c=${connections}, mean of ${rounds} rounds)`);
-  console.log(`ratio engine/express: ${ratio.toFixed(2)}x   (target >= 0.40x)`);
+  console.log(`ratio engine/express: ${ratio.toFixed(2)}x   (script: ${process.env.BENCH_SCRIPT ?? 'action'}; target >= 0.40x for action)`);
   console.log(`engine p50 at c=1: ${low.engine.p50} ms   (target < 2 ms); express p50 at c=1: ${low.express.p50} ms`);
   const errors = [...results.engine, ...results.express].reduce((s, r) => s + r.errors, 0);
   if (errors > 0) console.log(`errors: ${errors}`);

@@ -31,7 +31,11 @@ if (mode === 'express') {
   engine.actions.register({ id: 'bench.noop', label: 'No-op', category: 'Bench', description: 'Counts calls', fn: () => ++calls });
   const server = await engine.listen(0);
   if (!(await store.findByProvider('bench'))) {
-    await store.createInboundWebhook({ provider: 'bench', jsScript: "await actions['bench.noop'](body.id);\nresult = null;", allowedActions: ['bench.noop'] });
+    // BENCH_SCRIPT: `action` (default) awaits one action; `noaction` runs without calling one (no round trip
+    // back to this process); `ignored` filters the event out (recorded as ignored, no sandbox run).
+    const variant = process.env.BENCH_SCRIPT ?? 'action';
+    const jsScript = variant === 'noaction' ? 'result = null;' : "await actions['bench.noop'](body.id);\nresult = null;";
+    await store.createInboundWebhook({ provider: 'bench', jsScript, allowedActions: ['bench.noop'], ...(variant === 'ignored' ? { events: ['never.sent'] } : {}) });
   }
   announce(server);
   process.on('SIGTERM', async () => {
