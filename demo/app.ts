@@ -33,6 +33,7 @@ export async function startDemo(config: Readonly<Config>): Promise<DemoServer> {
     allowPrivateNetworks: config.allowPrivateNetworks,
     sandbox: { limits: { timeoutMs: config.scriptTimeoutMs, memoryMb: config.scriptMemoryMb } },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
+    metricsToken: config.metricsToken,
   });
   const billing = new BillingService(store.knex);
   engine.actions.registerInstance(billing);

@@ -24,6 +24,8 @@ export interface Config {
   scriptMemoryMb: number;
   /** HOOKGATE_SHUTDOWN_TIMEOUT_MS: on SIGTERM, how long in-flight requests and deliveries get to finish. */
   shutdownTimeoutMs: number;
+  /** HOOKGATE_METRICS_TOKEN: when set, `GET /metrics` needs it as a bearer token. */
+  metricsToken: string | undefined;
   logLevel: string;
 }
 
@@ -38,6 +40,7 @@ const schema = {
     dataDir: { type: 'string', minLength: 1 },
     adminToken: { type: 'string', minLength: 16 },
     secretKey: { type: 'string', minLength: 16 },
+    metricsToken: { type: 'string', minLength: 16 },
     allowInsecureUrls: { type: 'boolean' },
     allowPrivateNetworks: { type: 'boolean' },
     scriptTimeoutMs: { type: 'integer', minimum: 10, maximum: 300000 },
@@ -76,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     scriptTimeoutMs: toInt(env.HOOKGATE_SCRIPT_TIMEOUT_MS, 5000),
     scriptMemoryMb: toInt(env.HOOKGATE_SCRIPT_MEMORY_MB, 64),
     shutdownTimeoutMs: toInt(env.HOOKGATE_SHUTDOWN_TIMEOUT_MS, 25_000),
+    metricsToken: blankToUndefined(env.HOOKGATE_METRICS_TOKEN),
     logLevel: blankToUndefined(env.LOG_LEVEL) ?? 'info',
   };
   const checked = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));

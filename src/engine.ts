@@ -65,6 +65,8 @@ export interface EngineOptions {
   inbox?: EngineInboxOptions;
   /** `GET /metrics` (Prometheus text format, on a registry of this engine's own); `false` serves none. Default true. */
   metrics?: boolean;
+  /** HOOKGATE_METRICS_TOKEN: when set, `GET /metrics` needs `Authorization: Bearer <metricsToken>` (at least 16 characters). */
+  metricsToken?: string;
   /**
    * `close()`: how long requests in flight on the servers `listen` started, and delivery attempts in flight,
    * get to finish before they are cut off (HOOKGATE_SHUTDOWN_TIMEOUT_MS). Default 25 s: under Kubernetes' 30 s grace period.
@@ -150,6 +152,9 @@ interface Started {
  */
 export function createEngine(options: EngineOptions = {}): Engine {
   const logger = options.logger ?? createLogger('info');
+  if (options.metricsToken !== undefined && !(typeof options.metricsToken === 'string' && options.metricsToken.length >= 16)) {
+    throw new AppError('config_invalid', 'metricsToken must be a string of at least 16 characters.');
+  }
   const runRetentionDays = options.runRetentionDays ?? 30;
   if (!(Number.isFinite(runRetentionDays) && runRetentionDays >= 0)) {
     throw new AppError('config_invalid', 'runRetentionDays must be a number >= 0 (0 keeps run records forever).', { details: { runRetentionDays } });
@@ -189,7 +194,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const knexOf = (store: Store) => ('knex' in store ? (store as KnexStore).knex : null);
   const router = Router();
   // Before the started check: liveness answers while starting, readiness says why it is not ready.
-  router.use(createHealthRouter({ metrics, sources: () => started && { store: started.store, knex: knexOf(started.store), sandbox: started.sandbox }, shuttingDown: () => closing !== null }));
+  router.use(createHealthRouter({ metrics, metricsToken: options.metricsToken, sources: () => started && { store: started.store, knex: knexOf(started.store), sandbox: started.sandbox }, shuttingDown: () => closing !== null }));
   router.use((req, res, next) => {
     if (!started) throw new AppError('database_unavailable', 'The engine has not started yet.');
     answering += 1;

@@ -1,4 +1,6 @@
-import { Router, type Response } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import { AppError } from '../errors.js';
 import type { Knex } from 'knex';
 import type { SandboxStats } from '../sandbox/types.js';
 import { pendingMigrations } from '../store/index.js';
@@ -21,6 +23,8 @@ export interface HealthRouterOptions {
   sources: () => ReadinessSources | null;
   /** null = no `/metrics`. */
   metrics: EngineMetrics | null;
+  /** When set, `/metrics` answers only `Authorization: Bearer <metricsToken>` (401 otherwise). */
+  metricsToken?: string;
   /** True while the engine shuts down: `/readyz` answers 503 `shutting_down` so load balancers drain it. */
   shuttingDown?: () => boolean;
   /** Longest wait for the database check (default 1000 ms). */
@@ -33,9 +37,18 @@ function sendJson(res: Response, status: number, body: unknown): void {
   res.status(status).setHeader('Cache-Control', 'no-store').json(body);
 }
 
+/** The refusal of a scrape without the metrics token, in the error catalogue's shape. */
+function refuse(res: Response, code: 'auth_missing' | 'auth_invalid'): void {
+  res.setHeader('WWW-Authenticate', 'Bearer');
+  sendJson(res, 401, { error: new AppError(code).toJSON() });
+}
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+
 /**
  * `GET /healthz` (the process answers), `GET /readyz` (database, migrations, sandbox) and `GET /metrics`
- * (Prometheus text format). No auth: they reveal figures, never data.
+ * (Prometheus text format). They reveal figures, never data; `/metrics` names providers and action ids,
+ * so `metricsToken` can require a bearer token for it (probes of the other two carry none).
  */
 export function createHealthRouter(options: HealthRouterOptions): Router {
   const router = Router();
@@ -93,7 +106,14 @@ export function createHealthRouter(options: HealthRouterOptions): Router {
 
   const metrics = options.metrics;
   if (metrics) {
-    router.get('/metrics', async (_req, res) => {
+    // Compared as SHA-256 digests with timingSafeEqual: constant time whatever the length of the guess.
+    const expected = options.metricsToken === undefined ? null : digest(options.metricsToken);
+    router.get('/metrics', async (req: Request, res) => {
+      if (expected !== null) {
+        const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+        if (!match) return refuse(res, 'auth_missing');
+        if (!timingSafeEqual(digest(match[1] as string), expected)) return refuse(res, 'auth_invalid');
+      }
       const text = await metrics.registry.metrics();
       res.status(200).setHeader('Content-Type', metrics.registry.contentType).send(text);
     });

@@ -124,6 +124,33 @@ describe.each(storeFactories())('health and metrics on $name', (factory) => {
     }
   });
 
+  it('metricsToken: /metrics answers only its bearer token; /healthz and /readyz stay open for probes', async () => {
+    const token = 'metrics-token-0123456789';
+    const guarded = await startTestEngine(store!, { metricsToken: token });
+    try {
+      const scrapeWith = async (authorization?: string) => {
+        const res = await fetch(`${guarded.baseUrl}/metrics`, authorization ? { headers: { authorization } } : {});
+        return { status: res.status, authenticate: res.headers.get('www-authenticate'), text: await res.text() };
+      };
+      const none = await scrapeWith();
+      expect(none).toMatchObject({ status: 401, authenticate: 'Bearer' });
+      expect(JSON.parse(none.text).error.code).toBe('auth_missing');
+      for (const wrong of [`Bearer ${token}x`, 'Bearer metrics-token', `Basic ${token}`]) {
+        const res = await scrapeWith(wrong);
+        expect(res.status, wrong).toBe(401);
+        expect(res.text).not.toContain('hookgate_');
+      }
+      const ok = await scrapeWith(`Bearer ${token}`);
+      expect(ok.status).toBe(200);
+      expect(parseMetrics(ok.text).size).toBeGreaterThan(0);
+      expect((await get('/healthz', guarded.baseUrl)).status).toBe(200);
+      expect((await get('/readyz', guarded.baseUrl)).status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+    await expect(startTestEngine(store!, { metricsToken: 'short' })).rejects.toMatchObject({ code: 'config_invalid' });
+  });
+
   it('GET /readyz answers 503 naming migrations while one is pending', async () => {
     // A fresh engine: the first engine's readiness cached its passed migrations check.
     const fresh = await startTestEngine(store!);
