@@ -34,6 +34,7 @@ export async function startDemo(config: Readonly<Config>): Promise<DemoServer> {
     sandbox: { limits: { timeoutMs: config.scriptTimeoutMs, memoryMb: config.scriptMemoryMb } },
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     metricsToken: config.metricsToken,
+    runRetentionDays: config.runRetentionDays,
   });
   const billing = new BillingService(store.knex);
   engine.actions.registerInstance(billing);

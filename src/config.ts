@@ -24,15 +24,17 @@ export interface Config {
   scriptMemoryMb: number;
   /** HOOKGATE_SHUTDOWN_TIMEOUT_MS: on SIGTERM, how long in-flight requests and deliveries get to finish. */
   shutdownTimeoutMs: number;
-  /** HOOKGATE_METRICS_TOKEN: when set, `GET /metrics` needs it as a bearer token. */
+  /** HOOKGATE_METRICS_TOKEN: when set, `GET /metrics` needs it as a bearer token (surrounding whitespace trimmed). */
   metricsToken: string | undefined;
+  /** HOOKGATE_RUN_RETENTION_DAYS: run records older than this are deleted (0 keeps them). */
+  runRetentionDays: number;
   logLevel: string;
 }
 
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['port', 'host', 'dataDir', 'allowInsecureUrls', 'allowPrivateNetworks', 'scriptTimeoutMs', 'scriptMemoryMb', 'shutdownTimeoutMs', 'logLevel'],
+  required: ['port', 'host', 'dataDir', 'allowInsecureUrls', 'allowPrivateNetworks', 'scriptTimeoutMs', 'scriptMemoryMb', 'shutdownTimeoutMs', 'runRetentionDays', 'logLevel'],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     host: { type: 'string', minLength: 1 },
@@ -46,6 +48,7 @@ const schema = {
     scriptTimeoutMs: { type: 'integer', minimum: 10, maximum: 300000 },
     scriptMemoryMb: { type: 'integer', minimum: 8, maximum: 4096 },
     shutdownTimeoutMs: { type: 'integer', minimum: 0, maximum: 600000 },
+    runRetentionDays: { type: 'integer', minimum: 0, maximum: 36500 },
     logLevel: { enum: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] },
   },
 } as const;
@@ -79,7 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     scriptTimeoutMs: toInt(env.HOOKGATE_SCRIPT_TIMEOUT_MS, 5000),
     scriptMemoryMb: toInt(env.HOOKGATE_SCRIPT_MEMORY_MB, 64),
     shutdownTimeoutMs: toInt(env.HOOKGATE_SHUTDOWN_TIMEOUT_MS, 25_000),
-    metricsToken: blankToUndefined(env.HOOKGATE_METRICS_TOKEN),
+    metricsToken: blankToUndefined(env.HOOKGATE_METRICS_TOKEN)?.trim(),
+    runRetentionDays: toInt(env.HOOKGATE_RUN_RETENTION_DAYS, 30),
     logLevel: blankToUndefined(env.LOG_LEVEL) ?? 'info',
   };
   const checked = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));

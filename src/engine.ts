@@ -46,8 +46,8 @@ export interface EngineOptions {
   /** Run records are written in batches at least this often (default 50 ms). */
   runFlushMs?: number;
   /**
-   * Run records older than this many days are deleted, hourly, by the inbox worker (knex store; default 30,
-   * `0` keeps them). Stored requests follow `inbox.purgeAfterSec`.
+   * HOOKGATE_RUN_RETENTION_DAYS: run records older than this many days are deleted, hourly, by the inbox
+   * worker (knex store; default 30, `0` keeps them, at most 36500). Stored requests follow `inbox.purgeAfterSec`.
    */
   runRetentionDays?: number;
   /** Outgoing `http://` URLs allowed (HOOKGATE_ALLOW_INSECURE_URLS); otherwise https only. Default false. */
@@ -156,8 +156,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     throw new AppError('config_invalid', 'metricsToken must be a string of at least 16 characters.');
   }
   const runRetentionDays = options.runRetentionDays ?? 30;
-  if (!(Number.isFinite(runRetentionDays) && runRetentionDays >= 0)) {
-    throw new AppError('config_invalid', 'runRetentionDays must be a number >= 0 (0 keeps run records forever).', { details: { runRetentionDays } });
+  if (!(Number.isFinite(runRetentionDays) && runRetentionDays >= 0 && runRetentionDays <= 36_500)) {
+    throw new AppError('config_invalid', 'runRetentionDays must be a number from 0 to 36500 (0 keeps run records forever).', { details: { runRetentionDays } });
   }
   const actions = new ActionRegistry();
   // Host listeners (`onEvent`). `publish` is the one way an event enters the engine — script results,

@@ -16,13 +16,15 @@ describe('loadConfig', () => {
       scriptMemoryMb: 64,
       shutdownTimeoutMs: 25_000,
       metricsToken: undefined,
+      runRetentionDays: 30,
       logLevel: 'info',
     });
   });
 
   it('reads HOOKGATE_METRICS_TOKEN and the numeric settings', () => {
-    const config = loadConfig({ HOOKGATE_METRICS_TOKEN: 'scrape-token-0123456789', HOOKGATE_SCRIPT_TIMEOUT_MS: '2000', PORT: '0' });
-    expect(config).toMatchObject({ metricsToken: 'scrape-token-0123456789', scriptTimeoutMs: 2000, port: 0 });
+    // A token read from a secret file often ends with a newline: trimmed, or it could never match a header.
+    const config = loadConfig({ HOOKGATE_METRICS_TOKEN: 'scrape-token-0123456789\n', HOOKGATE_SCRIPT_TIMEOUT_MS: '2000', HOOKGATE_RUN_RETENTION_DAYS: '0', PORT: '0' });
+    expect(config).toMatchObject({ metricsToken: 'scrape-token-0123456789', scriptTimeoutMs: 2000, runRetentionDays: 0, port: 0 });
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -30,6 +32,8 @@ describe('loadConfig', () => {
     [{ HOOKGATE_METRICS_TOKEN: 'short' }, '/metricsToken'],
     [{ HOOKGATE_SCRIPT_TIMEOUT_MS: '5s' }, '/scriptTimeoutMs'],
     [{ PORT: '70000' }, '/port'],
+    [{ HOOKGATE_RUN_RETENTION_DAYS: '-1' }, '/runRetentionDays'],
+    [{ HOOKGATE_RUN_RETENTION_DAYS: '40000' }, '/runRetentionDays'],
     [{ DATABASE_URL: 'mysql://x' }, '/databaseUrl'],
   ])('refuses %j with config_invalid naming the field', (env, path) => {
     expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'config_invalid', details: [expect.objectContaining({ path })] }));

@@ -1,4 +1,4 @@
-import { coerceError, isAppError } from '../errors.js';
+import { AppError, coerceError, isAppError } from '../errors.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { Logger } from '../logger.js';
 import { uuidv7 } from '../store/index.js';
@@ -31,7 +31,10 @@ export interface InboxWorkerOptions {
 }
 
 const PURGE_EVERY_MS = 3600_000;
-const PURGE_CATCH_UP_MS = 60_000;
+/** After a purge that stopped at its bound: 10,000 rows a table a second keeps up with any inbound rate. */
+const PURGE_CATCH_UP_MS = 1000;
+const RECORD_WRITE_ATTEMPTS = 3;
+const RECORD_RETRY_MS = 500;
 
 /**
  * Runs stored inbound requests: async ones, and sync ones whose process died before finishing them (their
@@ -47,6 +50,7 @@ export class InboxWorker {
   #stopped = true;
   /** `performance.now()` of the last purge: hourly on a monotonic clock, whatever the wall clock does. */
   #lastPurge = -Infinity;
+  #purging: Promise<void> | null = null;
   readonly #inFlight = new Set<Promise<void>>();
 
   constructor(options: InboxWorkerOptions) {
@@ -82,7 +86,7 @@ export class InboxWorker {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#polling;
-    await Promise.all([...this.#inFlight]);
+    await Promise.all([...this.#inFlight, this.#purging]);
   }
 
   async #poll(): Promise<void> {
@@ -100,7 +104,7 @@ export class InboxWorker {
         this.#inFlight.add(run);
       }
       if (items.length === free) this.#again = true;
-      await this.#purge();
+      this.#startPurge();
     } catch (err) {
       // A background loop never throws to the top: the next poll tries again.
       this.#o.logger.warn('inbox poll failed', { err: String(err) });
@@ -109,10 +113,21 @@ export class InboxWorker {
 
   /**
    * Hourly: finished items past `purgeAfterSec` and run records past `runRetentionSec` go, in bounded
-   * batches. A purge that stopped at its bound with rows left comes back a minute later, not an hour.
+   * batches. A purge that stopped at its bound with rows left comes back a second later, not an hour.
    */
+  #startPurge(): void {
+    if (this.#purging !== null || performance.now() - this.#lastPurge < PURGE_EVERY_MS) return;
+    // Not awaited by the poll: deleting old rows never holds up claiming due items.
+    this.#purging = this.#purge()
+      .catch((err: unknown) => {
+        this.#o.logger.warn('inbox purge failed; trying again at the next interval', { err: String(err) });
+      })
+      .finally(() => {
+        this.#purging = null;
+      });
+  }
+
   async #purge(): Promise<void> {
-    if (performance.now() - this.#lastPurge < PURGE_EVERY_MS) return;
     this.#lastPurge = performance.now();
     const { inbox, pruneRuns, purgeAfterSec, runRetentionSec, logger } = this.#o;
     let more = false;
@@ -134,12 +149,14 @@ export class InboxWorker {
     try {
       if (item.attempts > this.#o.maxAttempts) {
         this.#recordGiveUp(item, `Given up after ${item.attempts - 1} attempts: ${item.lastError ?? 'the process running it stopped'}`);
+        await this.#recordsWritten();
         await inbox.finish(item.id, 'failed', item.lastError ?? 'attempts exhausted');
         return;
       }
       const cached = await this.#o.cache.getWebhook(item.provider);
       if (!cached || cached.webhook.id !== item.webhookId) {
         this.#recordGiveUp(item, `The inbound webhook for ${item.provider} no longer exists.`);
+        await this.#recordsWritten();
         await inbox.finish(item.id, 'failed', 'webhook deleted');
         return;
       }
@@ -149,7 +166,7 @@ export class InboxWorker {
       const record = await this.#o.handler.process(cached, { runId: item.runId, inboxId: item.id, body, headers: item.headers, requestId });
       // The run record is written before the item is marked: a process that dies in between leaves an item
       // that runs again (its record under the same id is written once), never a finished item without a record.
-      await this.#o.recorder.flush();
+      await this.#recordsWritten();
       if (record.status === 'crashed' && record.error?.code === 'sandbox_closed') {
         // Cut off by this engine's shutdown, not the item's fault: back to the queue without using an attempt.
         await inbox.release(item.id, 0, 'sandbox_closed', { newRunId: uuidv7(), refundAttempt: true });
@@ -171,6 +188,19 @@ export class InboxWorker {
       logger.error('inbox item failed', { inboxId: item.id, err: coerceError(err).message });
       await inbox.release(item.id, this.#backoffMs(item.attempts), coerceError(err).message).catch(() => undefined);
     }
+  }
+
+  /**
+   * Waits until the run records handed in so far are written, flushing up to RECORD_WRITE_ATTEMPTS times
+   * RECORD_RETRY_MS apart (a passing hiccup does not make the item run again). Throws
+   * `database_unavailable` when they are still not written: the item then goes back to the queue.
+   */
+  async #recordsWritten(): Promise<void> {
+    for (let attempt = 0; attempt < RECORD_WRITE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, RECORD_RETRY_MS));
+      if (await this.#o.recorder.flush()) return;
+    }
+    throw new AppError('database_unavailable', 'The run record could not be written; the item runs again later.');
   }
 
   #backoffMs(attempts: number): number {

@@ -37,6 +37,13 @@ export class RunRecorder {
   readonly #availability: StoreAvailability | undefined;
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> = Promise.resolve();
+  /**
+   * Records handed in so far, and the count of those written. The buffer holds a contiguous run of them
+   * (batches leave from the front, a failed batch goes back to the front), so the last of a written batch
+   * says that every record handed in before it is written too.
+   */
+  #handedIn = 0;
+  #writtenThrough = 0;
 
   constructor(options: RunRecorderOptions) {
     this.#store = options.store;
@@ -52,6 +59,7 @@ export class RunRecorder {
   record(run: RunRecord, request?: NewInboxItem): void {
     if (request && this.#writeRequests) this.#requests.push(request);
     this.#buffer.push(run);
+    this.#handedIn++;
     if (this.#buffer.length >= this.#batchSize) void this.flush();
     else if (!this.#timer) {
       this.#timer = setTimeout(() => void this.flush(), this.#flushMs);
@@ -59,12 +67,16 @@ export class RunRecorder {
     }
   }
 
-  /** Resolves once every record handed in before the call is written (or has failed to be, and is kept). */
-  flush(): Promise<void> {
+  /**
+   * Writes what is buffered. Resolves once every record handed in before the call is written — true — or
+   * the write failed — false: they are kept and tried again later. Never rejects.
+   */
+  flush(): Promise<boolean> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    const target = this.#handedIn;
     this.#flushing = this.#flushing.then(() => this.#writeBuffered());
-    return this.#flushing;
+    return this.#flushing.then(() => this.#writtenThrough >= target);
   }
 
   get pending(): number {
@@ -91,9 +103,11 @@ export class RunRecorder {
       }
     }
     while (this.#buffer.length > 0) {
+      const lastOfBatch = this.#handedIn - this.#buffer.length + Math.min(this.#batchSize, this.#buffer.length);
       const batch = this.#buffer.splice(0, this.#batchSize);
       try {
         await this.#store.insertRuns(batch);
+        this.#writtenThrough = lastOfBatch;
         this.#availability?.succeeded();
       } catch (err) {
         this.#availability?.failed(err);

@@ -110,7 +110,7 @@ export function createHealthRouter(options: HealthRouterOptions): Router {
     const expected = options.metricsToken === undefined ? null : digest(options.metricsToken);
     router.get('/metrics', async (req: Request, res) => {
       if (expected !== null) {
-        const match = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+        const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
         if (!match) return refuse(res, 'auth_missing');
         if (!timingSafeEqual(digest(match[1] as string), expected)) return refuse(res, 'auth_invalid');
       }

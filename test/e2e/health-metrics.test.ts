@@ -143,6 +143,8 @@ describe.each(storeFactories())('health and metrics on $name', (factory) => {
       const ok = await scrapeWith(`Bearer ${token}`);
       expect(ok.status).toBe(200);
       expect(parseMetrics(ok.text).size).toBeGreaterThan(0);
+      // The scheme is case-insensitive (RFC 7235) and the spaces around the token do not matter.
+      expect((await scrapeWith(`bearer  ${token} `)).status).toBe(200);
       expect((await get('/healthz', guarded.baseUrl)).status).toBe(200);
       expect((await get('/readyz', guarded.baseUrl)).status).toBe(200);
     } finally {

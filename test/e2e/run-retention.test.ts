@@ -87,13 +87,16 @@ describe.each(storeFactories())('run and stored-request retention on $name', (fa
     }
   });
 
-  it('runRetentionDays 0 keeps every run', async () => {
+  it('runRetentionDays 0 keeps every run, through a purge pass that did delete old stored requests', async () => {
     const ancient = run('engine-keep', new Date(Date.now() - 3650 * DAY_MS));
     await store.insertRuns([ancient]);
+    const old = storedRequest('engine-keep');
+    await new Inbox(store.knex).insertDone([old]);
+    await store.knex('inbox').where('id', old.id).update({ received_at: new Date(Date.now() - 3650 * DAY_MS) });
     const t = await startTestEngine(store, { runRetentionDays: 0, inbox: { pollMs: 20 } });
     try {
-      // Several polls go by: the first of them is the one that would have pruned.
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The pass that purges the old stored request is the one that would have pruned the run.
+      await waitFor(async () => ((await store.knex('inbox').where('id', old.id).first()) ? undefined : true), 10_000, 'the purge pass');
       expect(await runIds(store, 'engine-keep')).toEqual([ancient.id]);
     } finally {
       await t.close();
@@ -102,7 +105,7 @@ describe.each(storeFactories())('run and stored-request retention on $name', (fa
 });
 
 describe('runRetentionDays validation', () => {
-  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY])('refuses %s with config_invalid', (days) => {
+  it.each([-1, 36_501, Number.NaN, Number.POSITIVE_INFINITY])('refuses %s with config_invalid', (days) => {
     expect(() => createEngine({ logger: createSilentLogger(), runRetentionDays: days })).toThrow(expect.objectContaining({ code: 'config_invalid' }));
   });
 });
