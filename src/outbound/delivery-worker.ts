@@ -39,6 +39,8 @@ export interface DeliveryWorkerOptions {
   onDisabled?: (data: WebhookDisabledData, tenantId: string | null) => void;
   /** Told after every attempt (tests wait on it). */
   onAttempt?: (delivery: ClaimedDelivery, outcome: AttemptOutcome) => void;
+  /** Told when claimed rows went back to the queue unsent (→ a NOTIFY, so other processes take them now). */
+  onReleased?: (count: number) => void;
 }
 
 /** Claimed rows that may wait for a free slot, per slot: the next claim runs while they are sent. */
@@ -228,6 +230,7 @@ export class DeliveryWorker {
     if (rows.length === 0) return;
     const key = rows[0]?.delivery.leaseToken as string;
     const run = releaseDeliveries(this.#options.knex, rows.map((r) => r.delivery), new Date(this.#options.attempt.now()))
+      .then(() => this.#options.onReleased?.(rows.length))
       .catch((err: unknown) => {
         // Their leases run out and any worker claims them again.
         this.#options.logger.warn('claimed deliveries could not be put back', { count: rows.length, err: (err as Error).message });

@@ -170,6 +170,8 @@ export class OutboundService {
         options.onOperationalEvent?.({ event: WEBHOOK_DISABLED_EVENT, data, tenantId });
       },
       ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
+      // Rows a stopping (or overloaded) worker gave back: the other processes' workers should not wait for their poll.
+      onReleased: () => void this.#notifier?.notify(),
     });
     this.#worker.start();
     this.#pruner = this.#makePruner();

@@ -1,8 +1,10 @@
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { notifyChannel } from '../../src/store/index.js';
 import { waitFor } from '../helpers/engine.js';
 import { startOutbound } from '../helpers/outbound.js';
 import { startReceiver } from '../helpers/receiver.js';
-import { storeFactories } from '../helpers/stores.js';
+import { storeFactories, TEST_DATABASE_URL } from '../helpers/stores.js';
 
 /*
  * The worker's stop with a claim under way, on PostgreSQL (a table lock holds the claim back for as long as
@@ -26,6 +28,15 @@ describe('delivery worker stop', () => {
     await publisher.service.createWebhook({ url: `${receiver.url}/stop`, events: ['stop.test'] });
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push(...(await publisher.service.publish({ event: 'stop.test', data: { i }, tenantId: null, metadata: {} }))!.deliveryIds);
+    // Its NOTIFYs sent (stop waits for them), so the ones heard from here on are the stopping worker's.
+    await publisher.stop();
+    const { schema } = (await store.knex.raw('select current_schema() as schema')).rows[0] as { schema: string };
+    const listener = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await listener.connect();
+    cleanups.push(() => listener.end());
+    const heard: string[] = [];
+    listener.on('notification', (n) => heard.push(n.channel));
+    await listener.query(`LISTEN "${notifyChannel(schema)}"`);
 
     // The queue table locked: the worker's first claim waits on it.
     const trx = await store.knex.transaction();
@@ -49,5 +60,7 @@ describe('delivery worker stop', () => {
       .whereIn('id', ids)
       .select('status', 'attempt_count', 'lease_token', store.knex.raw('updated_at > created_at as touched'));
     expect(rows).toEqual(ids.map(() => ({ status: 'pending', attempt_count: 0, lease_token: null, touched: true })));
+    // Other processes are told at once (NOTIFY), not left to find the rows at their next poll.
+    await waitFor(async () => (heard.length > 0 ? true : undefined), 3000, 'a NOTIFY for the rows put back');
   }, 30_000);
 });
