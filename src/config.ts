@@ -24,7 +24,7 @@ export interface Config {
   scriptMemoryMb: number;
   /** HOOKGATE_SHUTDOWN_TIMEOUT_MS: on SIGTERM, how long in-flight requests and deliveries get to finish. */
   shutdownTimeoutMs: number;
-  /** HOOKGATE_METRICS_TOKEN: when set, `GET /metrics` needs it as a bearer token (surrounding whitespace trimmed). */
+  /** HOOKGATE_METRICS_TOKEN: when set, `GET /metrics` needs it as a bearer token. Both tokens are trimmed (a secret file often ends in a newline). */
   metricsToken: string | undefined;
   /** HOOKGATE_RUN_RETENTION_DAYS: run records older than this are deleted (0 keeps them). */
   runRetentionDays: number;
@@ -75,7 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     host: blankToUndefined(env.HOST) ?? '127.0.0.1',
     databaseUrl: blankToUndefined(env.DATABASE_URL),
     dataDir: blankToUndefined(env.HOOKGATE_DATA_DIR) ?? './data',
-    adminToken: blankToUndefined(env.HOOKGATE_ADMIN_TOKEN),
+    adminToken: blankToUndefined(env.HOOKGATE_ADMIN_TOKEN)?.trim(),
     secretKey: blankToUndefined(env.HOOKGATE_SECRET_KEY),
     allowInsecureUrls: toFlag(env.HOOKGATE_ALLOW_INSECURE_URLS),
     allowPrivateNetworks: toFlag(env.HOOKGATE_ALLOW_PRIVATE_NETWORKS),

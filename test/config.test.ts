@@ -21,10 +21,10 @@ describe('loadConfig', () => {
     });
   });
 
-  it('reads HOOKGATE_METRICS_TOKEN and the numeric settings', () => {
+  it('reads the tokens (trimmed) and the numeric settings', () => {
     // A token read from a secret file often ends with a newline: trimmed, or it could never match a header.
-    const config = loadConfig({ HOOKGATE_METRICS_TOKEN: 'scrape-token-0123456789\n', HOOKGATE_SCRIPT_TIMEOUT_MS: '2000', HOOKGATE_RUN_RETENTION_DAYS: '0', PORT: '0' });
-    expect(config).toMatchObject({ metricsToken: 'scrape-token-0123456789', scriptTimeoutMs: 2000, runRetentionDays: 0, port: 0 });
+    const config = loadConfig({ HOOKGATE_METRICS_TOKEN: 'scrape-token-0123456789\n', HOOKGATE_ADMIN_TOKEN: ' admin-token-0123456789\n', HOOKGATE_SCRIPT_TIMEOUT_MS: '2000', HOOKGATE_RUN_RETENTION_DAYS: '0', PORT: '0' });
+    expect(config).toMatchObject({ metricsToken: 'scrape-token-0123456789', adminToken: 'admin-token-0123456789', scriptTimeoutMs: 2000, runRetentionDays: 0, port: 0 });
     expect(Object.isFrozen(config)).toBe(true);
   });
 
