@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { AppError } from '../errors.js';
+import { bearerToken } from '../http/bearer.js';
 import type { AdminTokenStore } from '../store/types.js';
 import { PLATFORM_ADMIN, type Principal } from './principal.js';
 
@@ -62,10 +63,9 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
   };
 
   const handler = (async (req, res, next) => {
-    const header = req.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match?.[1]) throw new AppError('auth_missing');
-    const digest = hashToken(match[1]);
+    const token = bearerToken(req.headers.authorization);
+    if (token === null) throw new AppError('auth_missing');
+    const digest = hashToken(token);
     const digestBytes = Buffer.from(digest, 'hex');
     // A client guessing: refused before any comparison (the bootstrap token's included), unless the token
     // is one it already sent or one that was valid before. `req.ip` honours the host's `trust proxy`.

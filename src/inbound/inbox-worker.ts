@@ -48,8 +48,8 @@ export class InboxWorker {
   #polling: Promise<void> | null = null;
   #again = false;
   #stopped = true;
-  /** `performance.now()` of the last purge: hourly on a monotonic clock, whatever the wall clock does. */
-  #lastPurge = -Infinity;
+  /** `performance.now()` from which the next purge is due: hourly on a monotonic clock, whatever the wall clock does. */
+  #nextPurgeAt = 0;
   #purging: Promise<void> | null = null;
   readonly #inFlight = new Set<Promise<void>>();
 
@@ -116,7 +116,7 @@ export class InboxWorker {
    * batches. A purge that stopped at its bound with rows left comes back a second later, not an hour.
    */
   #startPurge(): void {
-    if (this.#purging !== null || performance.now() - this.#lastPurge < PURGE_EVERY_MS) return;
+    if (this.#purging !== null || performance.now() < this.#nextPurgeAt) return;
     // Not awaited by the poll: deleting old rows never holds up claiming due items.
     this.#purging = this.#purge()
       .catch((err: unknown) => {
@@ -128,7 +128,7 @@ export class InboxWorker {
   }
 
   async #purge(): Promise<void> {
-    this.#lastPurge = performance.now();
+    this.#nextPurgeAt = performance.now() + PURGE_EVERY_MS;
     const { inbox, pruneRuns, purgeAfterSec, runRetentionSec, logger } = this.#o;
     let more = false;
     if (purgeAfterSec > 0) {
@@ -141,7 +141,7 @@ export class InboxWorker {
       if (runs.count > 0) logger.info('old run records deleted', { removed: runs.count });
       more ||= runs.more;
     }
-    if (more) this.#lastPurge = performance.now() - PURGE_EVERY_MS + PURGE_CATCH_UP_MS;
+    if (more) this.#nextPurgeAt = performance.now() + PURGE_CATCH_UP_MS;
   }
 
   async #runItem(item: InboxItem): Promise<void> {

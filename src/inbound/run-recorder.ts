@@ -103,8 +103,9 @@ export class RunRecorder {
       }
     }
     while (this.#buffer.length > 0) {
-      const lastOfBatch = this.#handedIn - this.#buffer.length + Math.min(this.#batchSize, this.#buffer.length);
       const batch = this.#buffer.splice(0, this.#batchSize);
+      // The buffer ends at the last record handed in, so what is left after the batch counts back to it.
+      const lastOfBatch = this.#handedIn - this.#buffer.length;
       try {
         await this.#store.insertRuns(batch);
         this.#writtenThrough = lastOfBatch;

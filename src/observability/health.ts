@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import { AppError } from '../errors.js';
+import { bearerToken } from '../http/bearer.js';
 import type { Knex } from 'knex';
 import type { SandboxStats } from '../sandbox/types.js';
 import { pendingMigrations } from '../store/index.js';
@@ -110,9 +111,9 @@ export function createHealthRouter(options: HealthRouterOptions): Router {
     const expected = options.metricsToken === undefined ? null : digest(options.metricsToken);
     router.get('/metrics', async (req: Request, res) => {
       if (expected !== null) {
-        const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-        if (!match) return refuse(res, 'auth_missing');
-        if (!timingSafeEqual(digest(match[1] as string), expected)) return refuse(res, 'auth_invalid');
+        const token = bearerToken(req.headers.authorization);
+        if (token === null) return refuse(res, 'auth_missing');
+        if (!timingSafeEqual(digest(token), expected)) return refuse(res, 'auth_invalid');
       }
       const text = await metrics.registry.metrics();
       res.status(200).setHeader('Content-Type', metrics.registry.contentType).send(text);
