@@ -22,6 +22,7 @@ export { isConnectionError, isRetryableDbError, isUniqueViolation, SQLSTATE } fr
 export { StoreAvailability } from './availability.js';
 export { uuidv7, uuidv7Timestamp } from './uuidv7.js';
 export { deleteInBatches } from './batched-delete.js';
+export { EmbeddedCheckpointer, EMBEDDED_CHECKPOINT_DEFAULTS, type EmbeddedCheckpointOptions } from './embedded-checkpoint.js';
 export { createSecretBox, secretKeyId, ENCRYPTED_PREFIX, type SecretBox } from './secret-box.js';
 export { openSecretBox, parseSecretKeys, deriveSecretKey, generateSecretKey, loadOrCreateKeyFile, SECRET_KEY_FILE, type OpenSecretBoxOptions } from './secret-key.js';
 export type { StoredPreviousSecret } from './webhook-secrets.js';

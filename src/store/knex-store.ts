@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import type { DatabaseKind } from './connection.js';
 import { insertAuditEntry, keyEntry, listAuditEntries, recordChange, settingsEntry, webhookEntry } from './audit-log.js';
 import { deleteInBatches } from './batched-delete.js';
+import { EmbeddedCheckpointer, type EmbeddedCheckpointOptions } from './embedded-checkpoint.js';
 import { runMigrations } from './migrate.js';
 import {
   type DbAdminToken,
@@ -93,6 +94,8 @@ export interface KnexStoreOptions {
   /** Encrypts the stored secrets (outgoing signing secrets, inbound verify secrets); see `openSecretBox`. */
   secrets: SecretBox;
   logger?: Logger;
+  /** PGlite only: when checkpoints are taken (see EmbeddedCheckpointer); `false` = never (tests). */
+  checkpoints?: EmbeddedCheckpointOptions | false;
 }
 
 /** A `Store` backed by knex; `knex` is exposed for host code that keeps its own tables beside ours. */
@@ -122,6 +125,10 @@ export interface KnexStore extends Store {
 export function createKnexStore(knex: Knex, options: KnexStoreOptions): KnexStore {
   let closing: Promise<void> | undefined;
   const box = options.secrets;
+  const checkpointer = options.kind === 'pglite' && options.checkpoints !== false
+    ? new EmbeddedCheckpointer(knex, { ...options.checkpoints, ...(options.logger ? { logger: options.logger } : {}) })
+    : undefined;
+  checkpointer?.start();
   const open = (row: DbWebhook) => toWebhook(openWebhookRow(box, row));
   const openInbound = (row: DbWebhook) => toInboundWebhook(openWebhookRow(box, row));
   const openOutgoing = (row: DbWebhook) => toOutgoingWebhook(openWebhookRow(box, row));
@@ -375,6 +382,7 @@ export function createKnexStore(knex: Knex, options: KnexStoreOptions): KnexStor
     close() {
       closing ??= (async () => {
         try {
+          await checkpointer?.stop();
           await knex.destroy();
         } finally {
           await options.onClose?.();
