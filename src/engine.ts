@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { type Request, type RequestHandler, type Response, Router } from 'express';
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import express from 'express';
@@ -10,7 +10,7 @@ import { EventBus, EventCatalog, type EmittedEvent, type EventListener } from '.
 import { errorHandler } from './http/error-handler.js';
 import { requestLog } from './http/request-log.js';
 import { drainable, type DrainServer } from './http/server-drain.js';
-import { ConfigCache, configChannel, createInboundRouter, InboundHandler, Inbox, InboxWorker, RunRecorder, type NewInboxItem } from './inbound/index.js';
+import { ConfigCache, configChannel, createInboundRoute, INBOUND_PATH, InboundHandler, Inbox, InboxWorker, RunRecorder, type NewInboxItem } from './inbound/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createHealthRouter, createMetrics } from './observability/index.js';
 import { OutboundService, type EngineOutboundOptions, type Enqueued } from './outbound/index.js';
@@ -139,6 +139,8 @@ interface Started {
   outbound: OutboundService | null;
   inboxWorker: InboxWorker | null;
   router: Router;
+  /** `POST /tools/webhook/:provider`, answering its own errors (see `inboundFirst` below). */
+  inbound: RequestHandler<{ provider: string }>;
 }
 
 /**
@@ -193,17 +195,22 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const metrics = options.metrics === false ? null : createMetrics({ logger: logger.child({ component: 'metrics' }) });
   const knexOf = (store: Store) => ('knex' in store ? (store as KnexStore).knex : null);
   const router = Router();
-  // Before the started check: liveness answers while starting, readiness says why it is not ready.
-  router.use(createHealthRouter({ metrics, metricsToken: options.metricsToken, sources: () => started && { store: started.store, knex: knexOf(started.store), sandbox: started.sandbox }, shuttingDown: () => closing !== null }));
-  router.use((req, res, next) => {
+  /** The started engine, counting the request as being answered until its response closes. */
+  function answer(res: Response): Started {
     if (!started) throw new AppError('database_unavailable', 'The engine has not started yet.');
     answering += 1;
     res.once('close', () => {
       answering -= 1;
       if (answering === 0) onIdle?.();
     });
-    started.router(req, res, next);
-  });
+    return started;
+  }
+  // The inbound path first and one router deep: a webhook request does not walk the health, admin and UI
+  // routers' layers (each nested router costs a dispatch of its own on every request).
+  router.post(INBOUND_PATH, (req: Request<{ provider: string }>, res, next) => answer(res).inbound(req, res, next));
+  // Before the started check: liveness answers while starting, readiness says why it is not ready.
+  router.use(createHealthRouter({ metrics, metricsToken: options.metricsToken, sources: () => started && { store: started.store, knex: knexOf(started.store), sandbox: started.sandbox }, shuttingDown: () => closing !== null }));
+  router.use((req, res, next) => answer(res).router(req, res, next));
 
   async function doStart(): Promise<void> {
     actions.check();
@@ -312,14 +319,18 @@ export function createEngine(options: EngineOptions = {}): Engine {
         inbox,
       }));
       if (options.adminUi !== false) inner.use('/admin', createAdminUiRouter(options.adminUi ?? {}));
-      inner.use(createInboundRouter({
+      const httpErrors = errorHandler(logger.child({ component: 'http' }));
+      const inboundRoute = createInboundRoute({
         handler: inbound,
         bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
         onAnswered: metrics ? (provider, status) => metrics.inboundRequest(provider, status) : undefined,
         logger: logger.child({ component: 'inbound' }),
-      }));
-      inner.use(errorHandler(logger.child({ component: 'http' })));
-      started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner };
+      });
+      inner.use(httpErrors);
+      const inboundWithErrors: RequestHandler<{ provider: string }> = (req, res, next) => {
+        inboundRoute(req, res, (err?: unknown) => (err === undefined ? next() : httpErrors(err, req, res, next)));
+      };
+      started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner, inbound: inboundWithErrors };
       metrics?.attach({ sandbox, knex, isAction: (id) => actions.has(id) });
     } catch (err) {
       await outbound?.stop().catch(() => undefined);

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import express, { type ErrorRequestHandler, type Request, type Response, Router } from 'express';
+import express, { type Request, type RequestHandler, type Response, Router } from 'express';
 import { AppError, isAppError } from '../errors.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../http/request-id.js';
 import { logWhenAnswered } from '../http/request-log.js';
@@ -37,13 +37,16 @@ function sendJson(res: Response, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** The route of {@link createInboundRoute}, relative to where the engine's router is mounted. */
+export const INBOUND_PATH = '/tools/webhook/:provider';
+
 /**
  * `POST /tools/webhook/:provider`, in the contract's order: 404, 429 (rate limit), 415, 413, 400, 401,
  * then the run (sync: 200 with the run id) or the inbox (async: 202). A repeat of a stored delivery id
  * → 200 `{received: true, duplicate: true}`; a saturated sandbox → 503; both 429 and 503 carry Retry-After.
+ * Errors go to `next` as AppErrors for the error handler to answer; a 5xx keeps only its code.
  */
-export function createInboundRouter(options: InboundRouterOptions): Router {
-  const router = Router();
+export function createInboundRoute(options: InboundRouterOptions): RequestHandler<{ provider: string }> {
   const readers = new Map<number, ReturnType<typeof express.raw>>();
   const readerFor = (limit: number) => {
     let reader = readers.get(limit);
@@ -53,7 +56,7 @@ export function createInboundRouter(options: InboundRouterOptions): Router {
   const limiter = new RateLimiter();
 
   const { logger } = options;
-  router.post('/tools/webhook/:provider', async (req: Request<{ provider: string }>, res: Response) => {
+  const handle = async (req: Request<{ provider: string }>, res: Response): Promise<void> => {
     const started = performance.now();
     // The request id: the sender's sane X-Request-Id, else the id of the run this request starts (one id
     // fewer to make and to correlate; for a request refused before it runs, an id that names no run).
@@ -108,11 +111,19 @@ export function createInboundRouter(options: InboundRouterOptions): Router {
       if (typeof body === 'string') res.status(status).type('text/plain').send(body);
       else sendJson(res, status, body);
     } else sendJson(res, 200, { received: true, runId: answer.runId });
-  });
-  // The sender sees a 5xx's code and the catalogue's message for it, never the details or a message naming
-  // webhooks, keys or internal state (the log line keeps them).
-  router.use(((err, _req, _res, next) => {
-    next(isAppError(err) && err.status >= 500 ? new AppError(err.code, undefined, { status: err.status, cause: err }) : err);
-  }) as ErrorRequestHandler);
+  };
+  return (req, res, next) => {
+    handle(req, res).catch((err: unknown) => {
+      // The sender sees a 5xx's code and the catalogue's message for it, never the details or a message
+      // naming webhooks, keys or internal state (the log line keeps them).
+      next(isAppError(err) && err.status >= 500 ? new AppError(err.code, undefined, { status: err.status, cause: err }) : err);
+    });
+  };
+}
+
+/** {@link createInboundRoute} as a router of its own, for mounting beside other routes. */
+export function createInboundRouter(options: InboundRouterOptions): Router {
+  const router = Router();
+  router.post(INBOUND_PATH, createInboundRoute(options));
   return router;
 }
