@@ -50,7 +50,8 @@ export function emptyCounters(): WorkerCounters {
 export interface RunMessage {
   t: 'run';
   id: number;
-  script: string;
+  /** Left out when the child already holds this source for `scriptKey` (see {@link ScriptMirror}). */
+  script?: string;
   scriptKey: string;
   filename: string;
   /** `JSON.stringify([body, headers])`. */
@@ -128,4 +129,43 @@ export function createBatchedSender<T>(write: (message: T | BatchMessage<T>) => 
     },
     flush,
   };
+}
+
+/** How many script sources a child holds for runs that leave theirs out. */
+export const MIRRORED_SCRIPTS = 256;
+
+/**
+ * The script sources a child process holds, kept in step on both sides of the channel so that a run
+ * carries its script only the first time (a script is usually kilobytes; the run's input often less).
+ * The parent calls `toSend` for every run and the child `resolve` for every run message, in message
+ * order; both change their map only when a source crosses, in the same way (first in, first out), so
+ * the parent always knows what the child holds without being told.
+ */
+export class ScriptMirror {
+  readonly #sources = new Map<string, string>();
+  readonly #capacity: number;
+
+  constructor(capacity = MIRRORED_SCRIPTS) {
+    this.#capacity = capacity;
+  }
+
+  /** Parent side: the source to put in the run message, or undefined when the child holds this very one. */
+  toSend(key: string, script: string): string | undefined {
+    if (this.#sources.get(key) === script) return undefined;
+    this.#remember(key, script);
+    return script;
+  }
+
+  /** Child side: the run's source — the one it carries (remembered), else the one held for its key. */
+  resolve(key: string, script: string | undefined): string | undefined {
+    if (script === undefined) return this.#sources.get(key);
+    this.#remember(key, script);
+    return script;
+  }
+
+  #remember(key: string, script: string): void {
+    this.#sources.delete(key);
+    this.#sources.set(key, script);
+    if (this.#sources.size > this.#capacity) this.#sources.delete(this.#sources.keys().next().value as string);
+  }
 }

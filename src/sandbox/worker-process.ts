@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { coerceError, isAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { createBatchedSender, errorEnvelope, type BatchMessage, type BatchedSender, type ChildMessage, type DoneMessage, type ParentMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
+import { createBatchedSender, errorEnvelope, ScriptMirror, type BatchMessage, type BatchedSender, type ChildMessage, type DoneMessage, type ParentMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
 import type { ActionInvoker, RunError, SandboxLimits, SandboxRunRequest, SandboxRunResult } from './types.js';
 
 /** A run handed to (or waiting for) a worker process. */
@@ -50,6 +50,8 @@ export class WorkerProcess {
   ready = false;
   dead = false;
   private readonly child: ChildProcess;
+  /** What the child holds of the scripts sent to it, so a run carries its source only the first time. */
+  private readonly scripts = new ScriptMirror();
   private readonly outgoing: BatchedSender<ParentMessage> = createBatchedSender((message) => {
     if (this.dead || !this.child.connected) return;
     this.child.send(message, (err) => {
@@ -89,7 +91,7 @@ export class WorkerProcess {
     this.send({
       t: 'run',
       id: run.id,
-      script: request.script,
+      script: this.scripts.toSend(request.scriptKey, request.script),
       scriptKey: request.scriptKey,
       filename: request.filename,
       input: run.input,

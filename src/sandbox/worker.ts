@@ -13,7 +13,7 @@ import ivm from 'isolated-vm';
 import { InlinePolicy, type ScriptRef } from './inline-policy.js';
 import { IsolateHost, type ExecuteOutcome, type HostCallbacks, type RunMode } from './isolate-host.js';
 import { IsolatePool, type IsolateRequest } from './isolate-pool.js';
-import { createBatchedSender, emptyCounters, errorEnvelope, type BatchMessage, type ChildMessage, type ParentMessage, type RunMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
+import { createBatchedSender, emptyCounters, errorEnvelope, ScriptMirror, type BatchMessage, type ChildMessage, type ParentMessage, type RunMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
 import { checkScriptSyntax, type SyntaxCheckResult } from './syntax-check.js';
 import type { ConsoleLine, SandboxLimits } from './types.js';
 
@@ -45,7 +45,12 @@ const FINISHED_ENVELOPE = errorEnvelope('action_not_available', 'This run has fi
 const SYNTAX_CACHE_SIZE = 200;
 const CPU_WATCH_MS = 50;
 
+/** A run message with its script source filled in from the mirror. */
+type ResolvedRun = RunMessage & { script: string };
+
 const runsByToken = new Map<string, ActiveRun>();
+/** The sources the parent sent, in step with its own mirror: runs after the first leave theirs out. */
+const scripts = new ScriptMirror();
 const syntaxCache = new Map<string, { script: string; check: SyntaxCheckResult }>();
 let nextCallId = 1;
 let pool: IsolatePool | null = null;
@@ -163,7 +168,7 @@ function checkSyntax(scriptKey: string, script: string): SyntaxCheckResult {
   return check;
 }
 
-function payloadOf(message: RunMessage, token: string): string {
+function payloadOf(message: ResolvedRun, token: string): string {
   const { limits } = message;
   return (
     `{"token":${JSON.stringify(token)},"filename":${JSON.stringify(message.filename)},` +
@@ -172,7 +177,7 @@ function payloadOf(message: RunMessage, token: string): string {
   );
 }
 
-function startRun(message: RunMessage, isolates: IsolatePool): void {
+function startRun(message: ResolvedRun, isolates: IsolatePool): void {
   const run: ActiveRun = {
     id: message.id,
     script: { key: message.scriptKey, script: message.script, origin: message.filename },
@@ -202,7 +207,7 @@ function startRun(message: RunMessage, isolates: IsolatePool): void {
 }
 
 /** Runs the script on an isolate from the pool; once more, threaded, when an inline first slice yielded. */
-async function attempt(run: ActiveRun, message: RunMessage, isolates: IsolatePool, mode: RunMode): Promise<void> {
+async function attempt(run: ActiveRun, message: ResolvedRun, isolates: IsolatePool, mode: RunMode): Promise<void> {
   runsByToken.set(run.token, run);
   run.request = isolates.acquire(message.limits.memoryMb);
   const host = await run.request.host;
@@ -339,9 +344,19 @@ function onMessage(message: ParentMessage | BatchMessage<ParentMessage>): void {
     case 'init':
       init(message.config);
       break;
-    case 'run':
-      if (pool !== null) startRun(message, pool);
+    case 'run': {
+      // Resolved even before init, so the mirror stays in step with the parent's.
+      const script = scripts.resolve(message.scriptKey, message.script);
+      if (pool === null) break;
+      if (script === undefined) {
+        // Cannot happen while both mirrors see the same messages; answered rather than left to the watchdog.
+        report('error', `run ${message.id} came without a script this process holds`);
+        send({ t: 'done', id: message.id, status: 'crashed', result: null, error: { code: 'sandbox_crashed', message: 'The sandbox failed' }, logs: [], droppedLogLines: 0, durationMs: 0 });
+        break;
+      }
+      startRun({ ...message, script }, pool);
       break;
+    }
     case 'answer':
       answer(message.call, message.envelope);
       break;
