@@ -139,7 +139,7 @@ interface Started {
   outbound: OutboundService | null;
   inboxWorker: InboxWorker | null;
   router: Router;
-  /** `POST /tools/webhook/:provider`, answering its own errors (see `inboundFirst` below). */
+  /** `POST /tools/webhook/:provider`, answering its own errors (mounted first in `router`). */
   inbound: RequestHandler<{ provider: string }>;
 }
 
@@ -205,8 +205,8 @@ export function createEngine(options: EngineOptions = {}): Engine {
     });
     return started;
   }
-  // The inbound path first and one router deep: a webhook request does not walk the health, admin and UI
-  // routers' layers (each nested router costs a dispatch of its own on every request).
+  // The inbound path first, as one route of this router: a webhook request no longer goes through the
+  // health router, the started check and two more routers (each router dispatch costs on every request).
   router.post(INBOUND_PATH, (req: Request<{ provider: string }>, res, next) => answer(res).inbound(req, res, next));
   // Before the started check: liveness answers while starting, readiness says why it is not ready.
   router.use(createHealthRouter({ metrics, metricsToken: options.metricsToken, sources: () => started && { store: started.store, knex: knexOf(started.store), sandbox: started.sandbox }, shuttingDown: () => closing !== null }));
@@ -328,7 +328,15 @@ export function createEngine(options: EngineOptions = {}): Engine {
       });
       inner.use(httpErrors);
       const inboundWithErrors: RequestHandler<{ provider: string }> = (req, res, next) => {
-        inboundRoute(req, res, (err?: unknown) => (err === undefined ? next() : httpErrors(err, req, res, next)));
+        inboundRoute(req, res, (err?: unknown) => {
+          if (err === undefined) return next();
+          try {
+            httpErrors(err, req, res, next);
+          } catch (failed) {
+            // Called from a promise's catch, outside Express: a throw here (a host logger's) would be unhandled.
+            next(failed);
+          }
+        });
       };
       started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner, inbound: inboundWithErrors };
       metrics?.attach({ sandbox, knex, isAction: (id) => actions.has(id) });

@@ -90,6 +90,7 @@ export async function createStore(options: CreateStoreOptions): Promise<KnexStor
     return createKnexStore(knex, {
       kind: embedded ? 'pglite' : 'postgres',
       secrets,
+      ...(embedded ? { checkpoints: {} } : {}),
       ...(options.schema ? { schema: options.schema } : {}),
       ...(lock ? { onClose: () => lock.release() } : {}),
       ...(options.logger ? { logger: options.logger } : {}),

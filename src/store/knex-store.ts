@@ -94,7 +94,10 @@ export interface KnexStoreOptions {
   /** Encrypts the stored secrets (outgoing signing secrets, inbound verify secrets); see `openSecretBox`. */
   secrets: SecretBox;
   logger?: Logger;
-  /** PGlite only: when checkpoints are taken (see EmbeddedCheckpointer); `false` = never (tests). */
+  /**
+   * PGlite only: take checkpoints (see EmbeddedCheckpointer), stopped by `close()`. `createStore` turns this on
+   * for the embedded store; a second store object on the same knex leaves it off. Omitted or false: none.
+   */
   checkpoints?: EmbeddedCheckpointOptions | false;
 }
 
@@ -125,8 +128,8 @@ export interface KnexStore extends Store {
 export function createKnexStore(knex: Knex, options: KnexStoreOptions): KnexStore {
   let closing: Promise<void> | undefined;
   const box = options.secrets;
-  const checkpointer = options.kind === 'pglite' && options.checkpoints !== false
-    ? new EmbeddedCheckpointer(knex, { ...options.checkpoints, ...(options.logger ? { logger: options.logger } : {}) })
+  const checkpointer = options.kind === 'pglite' && options.checkpoints
+    ? new EmbeddedCheckpointer(knex, { ...(options.logger ? { logger: options.logger.child({ component: 'store' }) } : {}), ...options.checkpoints })
     : undefined;
   checkpointer?.start();
   const open = (row: DbWebhook) => toWebhook(openWebhookRow(box, row));

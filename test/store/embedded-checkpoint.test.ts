@@ -5,8 +5,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import type { Knex } from 'knex';
 import { afterEach, describe, expect, it } from 'vitest';
+import winston from 'winston';
 import { createKnexStore, createSecretBox, createStore, EmbeddedCheckpointer, openDatabase, type KnexStore } from '../../src/store/index.js';
 
 const SEGMENT = 16 * 1024 * 1024;
@@ -21,16 +23,18 @@ async function walSinceCheckpoint(knex: Knex): Promise<number> {
   return Number(rows[0].d);
 }
 
-/** Writes about `bytes` of WAL in batches, yielding between them so that timers (the checkpointer's) run. */
+/**
+ * Writes about `bytes` of WAL, 1 MiB a statement (a logical-decoding message: WAL and nothing else), yielding
+ * between statements so that timers (the checkpointer's) run.
+ */
 async function writeWal(knex: Knex, bytes: number): Promise<void> {
-  await knex.raw('create table if not exists filler (id bigserial primary key, pad text not null)');
-  const { rows } = await knex.raw('select pg_current_wal_lsn() as l');
-  const start = rows[0].l as string;
+  const { rows } = await knex.raw('select pg_current_wal_lsn() as lsn');
+  const start = rows[0].lsn as string;
   for (;;) {
-    await knex('filler').insert(Array.from({ length: 200 }, () => ({ pad: 'x'.repeat(1500) })));
-    const diff = await knex.raw('select pg_wal_lsn_diff(pg_current_wal_lsn(), ?) as d', [start]);
-    if (Number(diff.rows[0].d) >= bytes) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await knex.raw(`select pg_logical_emit_message(false, 'hookgate-test', repeat('x', 1024 * 1024))`);
+    const written = await knex.raw('select pg_wal_lsn_diff(pg_current_wal_lsn(), ?) as d', [start]);
+    if (Number(written.rows[0].d) >= bytes) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
 
@@ -68,7 +72,7 @@ describe('embedded store checkpoints (PGlite has no checkpointer process)', () =
     expect(walSegments(without)).toBeGreaterThanOrEqual(5);
     // Recycled segments stay as files, but no more than the checkpoints' distance asks for.
     expect(walSegments(withCheckpoints)).toBeLessThan(walSegments(without));
-  });
+  }, 60_000);
 
   it('checkpointIfDue takes one only past the WAL threshold, or past the age limit when anything was written', async () => {
     const store = await openStore(tempDir(), false);
@@ -83,7 +87,7 @@ describe('embedded store checkpoints (PGlite has no checkpointer process)', () =
 
     const byAge = new EmbeddedCheckpointer(store.knex, { walBytes: SEGMENT, maxAgeMs: 0 });
     expect(await byAge.checkpointIfDue()).toBe(false); // nothing written since the last one
-    await store.knex('filler').insert({ pad: 'z'.repeat(20_000) });
+    await writeWal(store.knex, 64 * 1024);
     expect(await byAge.checkpointIfDue()).toBe(true);
   });
 
@@ -96,6 +100,26 @@ describe('embedded store checkpoints (PGlite has no checkpointer process)', () =
     expect(performance.now() - started).toBeLessThan(5_000);
   });
 
+  it('closing stops the checks: one in flight is waited for, none runs or fails after', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream: sink })] });
+    const knex = await openDatabase({ dataDir: tempDir() });
+    const store = createKnexStore(knex, { kind: 'pglite', secrets: createSecretBox([randomBytes(32)]), logger, checkpoints: { walBytes: 1024 * 1024, checkIntervalMs: 5 } });
+    await writeWal(store.knex, 8 * 1024 * 1024);
+    expect(lines.filter((line) => line.includes('embedded database checkpoint')).length).toBeGreaterThan(0);
+    await store.close();
+    const logged = lines.length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(lines.length).toBe(logged);
+    expect(lines.filter((line) => line.includes('checkpoint failed'))).toEqual([]);
+  });
+
   it('a process killed after checkpoints loses no committed row: restart replays the WAL after the last one', async () => {
     const dataDir = tempDir();
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/checkpoint-crash-process.ts'], {
@@ -105,7 +129,7 @@ describe('embedded store checkpoints (PGlite has no checkpointer process)', () =
     const exited = once(child, 'exit');
     const line = await new Promise<string>((resolve, reject) => {
       createInterface({ input: child.stdout! }).once('line', resolve);
-      child.once('exit', (code, signal) => reject(new Error(`writer exited (${code ?? signal}) before reporting`)));
+      child.once('close', (code, signal) => reject(new Error(`writer exited (${code ?? signal}) before reporting`)));
     });
     const written = JSON.parse(line) as { rows: number; checkpoints: number };
     const [, signal] = await exited;
@@ -116,5 +140,5 @@ describe('embedded store checkpoints (PGlite has no checkpointer process)', () =
     stores.push(store);
     const { rows } = await store.knex.raw('select count(*)::int as n, max(n) as last from crash_rows');
     expect(rows[0]).toEqual({ n: written.rows, last: written.rows - 1 });
-  });
+  }, 60_000);
 });
