@@ -9,6 +9,7 @@ import * as m0008 from './0008_api_key_last_used.js';
 import * as m0009 from './0009_outbound_retention.js';
 import * as m0010 from './0010_outbound_origin.js';
 import * as m0011 from './0011_config_notify.js';
+import * as m0012 from './0012_run_requests.js';
 
 /** One schema migration. `name` is what knex records in `knex_migrations`; never rename one. */
 export interface Migration {
@@ -32,4 +33,5 @@ export const migrations: readonly Migration[] = [
   { name: '0009_outbound_retention', up: m0009.up, down: m0009.down },
   { name: '0010_outbound_origin', up: m0010.up, down: m0010.down },
   { name: '0011_config_notify', up: m0011.up, down: m0011.down },
+  { name: '0012_run_requests', up: m0012.up, down: m0012.down },
 ];

@@ -10,7 +10,7 @@ import { EventBus, EventCatalog, type EmittedEvent, type EventListener } from '.
 import { errorHandler } from './http/error-handler.js';
 import { requestLog } from './http/request-log.js';
 import { drainable, type DrainServer } from './http/server-drain.js';
-import { ConfigCache, configChannel, createInboundRoute, INBOUND_PATH, InboundHandler, Inbox, InboxWorker, RunRecorder, type NewInboxItem } from './inbound/index.js';
+import { ConfigCache, configChannel, createInboundRoute, INBOUND_PATH, InboundHandler, Inbox, InboxWorker, RunRecorder } from './inbound/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createHealthRouter, createMetrics } from './observability/index.js';
 import { OutboundService, type EngineOutboundOptions, type Enqueued } from './outbound/index.js';
@@ -245,7 +245,6 @@ export function createEngine(options: EngineOptions = {}): Engine {
         store,
         logger: logger.child({ component: 'runs' }),
         flushMs: options.runFlushMs,
-        ...(inbox ? { writeRequests: (items: NewInboxItem[]) => inbox.insertDone(items) } : {}),
         availability,
       });
       sandbox = createSandbox({ ...options.sandbox, limits, logger: logger.child({ component: 'sandbox' }) });

@@ -20,8 +20,8 @@ export type ReplayedRun = RunRecord & { replayOf: string };
 export type RunReplayer = (runId: string, requestId?: string) => Promise<ReplayedRun>;
 
 /**
- * `POST /runs/:id/replay`: re-runs the request a run processed (its inbox row: the body as received and
- * the headers, credentials removed) against the webhook's *current* script, with real actions, as a new
+ * `POST /runs/:id/replay`: re-runs the request a run processed (its stored request: the body as received
+ * and the headers, credentials removed) against the webhook's *current* script, with real actions, as a new
  * run that is recorded and emits like any other. The signature is not checked again: it was checked when
  * the request arrived, and its timestamp would be stale by now.
  *
@@ -33,7 +33,7 @@ export function createRunReplayer(deps: RunReplayerDeps): RunReplayer {
     await deps.recorder.flush();
     const run = await deps.store.getRun(runId);
     if (!run) throw new AppError('not_found', `No run with id ${runId}`);
-    const item = run.inboxId && deps.inbox ? await deps.inbox.get(run.inboxId) : null;
+    const item = deps.inbox ? await deps.inbox.requestOf(run) : null;
     if (!item) throw new AppError('run_not_replayable', `Run ${runId} has no stored request to replay.`);
     const cached = await deps.cache.getWebhook(run.provider);
     if (!cached || cached.webhook.id !== run.webhookId) throw new AppError('webhook_not_found', `The webhook of run ${runId} no longer exists.`);
@@ -46,6 +46,8 @@ export function createRunReplayer(deps: RunReplayerDeps): RunReplayer {
       headers: item.headers,
       replayOf: run.id,
       requestId,
+      // A request kept in its run's row is copied into the replay's, so the replay can be shown and replayed too.
+      ...(item.inRunRow ? { storeRequest: { contentType: item.contentType, headers: item.headers, body: item.body } } : {}),
     });
     await deps.recorder.flush();
     return { ...record, replayOf: run.id };

@@ -298,7 +298,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
 
   router.get('/runs/:id/request', async (req: Request<{ id: string }>, res: Response) => {
     const run = await loadRun(req.params.id);
-    const item = run.inboxId && options.inbox ? await options.inbox.get(run.inboxId) : null;
+    const item = options.inbox ? await options.inbox.requestOf(run) : null;
     if (!item) throw new AppError('run_request_not_stored', `Run ${run.id} has no stored request (ignored, rejected or purged).`);
     res.json({ contentType: item.contentType, headers: item.headers, body: item.body, receivedAt: item.receivedAt });
   });

@@ -4,7 +4,7 @@ import type { EmittedEvent } from '../events/index.js';
 import type { Logger } from '../logger.js';
 import { DEFAULT_LIMITS, type Sandbox, type SandboxLimits } from '../sandbox/types.js';
 import { isConnectionError, uuidv7, type StoreAvailability } from '../store/index.js';
-import type { InboundWebhook, RunRecord, VerifyConfig } from '../store/types.js';
+import type { InboundWebhook, RunRecord, RunRequest, VerifyConfig } from '../store/types.js';
 import type { CachedWebhook, ConfigCache } from './config-cache.js';
 import { deliveryIdOf, retentionSecOf } from './delivery-id.js';
 import { eventMatches, extractEventType } from './event-type.js';
@@ -71,8 +71,8 @@ export interface ProcessItem {
   headers: Record<string, string>;
   /** Set by an admin replay: the run whose stored request this one re-runs (recorded on the run). */
   replayOf?: string;
-  /** A request not stored yet: written with the run record, in the recorder's batch (sync, no delivery id). */
-  storeRequest?: NewInboxItem;
+  /** A request stored in the run's own row, written with it in the recorder's batch (sync, no delivery id). */
+  storeRequest?: RunRequest;
   /** For the log lines of the run, its action calls and its deliveries (kept out of the envelope); default the run id. */
   requestId?: string;
 }
@@ -143,8 +143,10 @@ export class InboundHandler {
     };
     if (mode === 'sync' && item.deliveryKey === null) {
       // Nothing to de-duplicate and the sender waits for the outcome (a crash means it retries): the
-      // request is stored only for replay, in the run recorder's batch, off the request path.
-      const { response } = await this.process(cached, { runId, inboxId, body, headers, storeRequest: item, requestId });
+      // request is stored only for display and replay, in the run's own row (no inbox row), written in
+      // the run recorder's batch, off the request path. `inboxId` still names it.
+      const storeRequest = { contentType: item.contentType, headers, body: text };
+      const { response } = await this.process(cached, { runId, inboxId, body, headers, storeRequest, requestId });
       return { kind: 'ran', runId, inboxId, response };
     }
     let stored: boolean;

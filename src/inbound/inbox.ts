@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { jsonb, toIso } from '../store/rows.js';
 import { deleteInBatches } from '../store/index.js';
-import type { InboundMode } from '../store/types.js';
+import type { InboundMode, RunRequest } from '../store/types.js';
 
 /** A stored inbound request: what the run needs to (re)run it, and where it is in its life. */
 export interface InboxItem {
@@ -70,6 +70,15 @@ const PURGE_SQL = `with doomed as (
   )
   select count(*)::int as n from gone`;
 
+/** A stored request as `requestOf` reads it back. */
+export interface StoredRequest extends RunRequest {
+  /** The run's `inboxId`. */
+  id: string;
+  receivedAt: string;
+  /** Stored in the run's own row rather than an inbox row (a replay stores its copy the same way). */
+  inRunRow: boolean;
+}
+
 export type NewInboxItem = Pick<InboxItem, 'id' | 'webhookId' | 'provider' | 'deliveryKey' | 'mode' | 'contentType' | 'headers' | 'body' | 'runId'>;
 
 export interface AcceptOptions {
@@ -107,35 +116,6 @@ export class Inbox {
       .update({ delivery_key: null })
       .returning('id');
     return released.length > 0 && (await this.#insert(item, options));
-  }
-
-  /**
-   * Stores requests that already ran (sync, no delivery id: nothing to de-duplicate, so they are written
-   * in the run recorder's batch, off the request path, only so their runs can be replayed).
-   */
-  async insertDone(items: NewInboxItem[]): Promise<void> {
-    if (items.length === 0) return;
-    // The batch crosses as ONE JSON parameter expanded by the database (far cheaper per row than a
-    // VALUES list on PGlite); 4,000 rows a statement bounds its size.
-    for (let i = 0; i < items.length; i += 4000) {
-      const rows = items.slice(i, i + 4000).map((item) => ({
-        id: item.id,
-        webhook_id: item.webhookId,
-        provider: item.provider,
-        mode: item.mode,
-        content_type: item.contentType,
-        headers: item.headers,
-        body: item.body,
-        run_id: item.runId,
-      }));
-      await this.#knex.raw(
-        `insert into inbox (id, webhook_id, provider, delivery_key, mode, status, content_type, headers, body, attempts, run_id, finished_at)
-         select id, webhook_id, provider, null, mode, 'done', content_type, headers, body, 1, run_id, now()
-         from jsonb_to_recordset(?::jsonb) as r(id uuid, webhook_id uuid, provider text, mode text, content_type text, headers jsonb, body text, run_id uuid)
-         on conflict (id) do nothing`,
-        [JSON.stringify(rows)],
-      );
-    }
   }
 
   async #insert(item: NewInboxItem, options: AcceptOptions): Promise<boolean> {
@@ -215,6 +195,23 @@ export class Inbox {
     const row = await this.#knex<DbInboxItem>('inbox').where('id', id).first();
     return row ? toItem(row) : null;
   }
+  /**
+   * The stored request a run processed, for display and replay: its inbox row, or — for a sync request
+   * without a delivery id — the copy in the run's own row. null when there is none (an ignored-before-
+   * storage or rejected run, a purged one, or a run whose row stores no request).
+   */
+  async requestOf(run: { id: string; inboxId?: string | null }): Promise<StoredRequest | null> {
+    if (!run.inboxId) return null;
+    const item = await this.get(run.inboxId);
+    if (item) return { id: item.id, contentType: item.contentType, headers: item.headers, body: item.body, receivedAt: item.receivedAt, inRunRow: false };
+    const row = await this.#knex('runs')
+      .where('id', run.id)
+      .whereNotNull('request_body')
+      .first<{ request_content_type: string; request_headers: Record<string, string>; request_body: string; created_at: Date } | undefined>('request_content_type', 'request_headers', 'request_body', 'created_at');
+    if (!row) return null;
+    return { id: run.inboxId, contentType: row.request_content_type, headers: row.request_headers, body: row.request_body, receivedAt: toIso(row.created_at), inRunRow: true };
+  }
+
 
   /** Deletes finished items received before `olderThanSec` ago; returns how many. */
   /**

@@ -9,7 +9,7 @@ export {
   type InboundRequest,
   type ProcessItem,
 } from './inbound-handler.js';
-export { Inbox, type InboxItem, type NewInboxItem } from './inbox.js';
+export { Inbox, type InboxItem, type NewInboxItem, type StoredRequest } from './inbox.js';
 export { InboxWorker, type InboxWorkerOptions } from './inbox-worker.js';
 export { deliveryIdOf, DEFAULT_RETENTION_SEC } from './delivery-id.js';
 export { bodyKindOf, parseBody, type BodyKind } from './request-body.js';

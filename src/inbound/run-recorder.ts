@@ -1,7 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { StoreAvailability } from '../store/index.js';
-import type { RunRecord, RunStore } from '../store/types.js';
-import type { NewInboxItem } from './inbox.js';
+import type { RunRecord, RunRequest, RunStore } from '../store/types.js';
 
 export interface RunRecorderOptions {
   store: RunStore;
@@ -12,8 +11,6 @@ export interface RunRecorderOptions {
   batchSize?: number;
   /** While the database is down, keep at most this many; older ones are dropped and logged. */
   maxBuffered?: number;
-  /** Writes the stored requests handed in with runs (`record(run, request)`), before the runs. */
-  writeRequests?: (items: NewInboxItem[]) => Promise<void>;
   /** Told of every write's outcome (a lost database is seen here first when nothing else writes). */
   availability?: StoreAvailability;
 }
@@ -32,8 +29,6 @@ export class RunRecorder {
   readonly #batchSize: number;
   readonly #maxBuffered: number;
   #buffer: RunRecord[] = [];
-  #requests: NewInboxItem[] = [];
-  readonly #writeRequests: RunRecorderOptions['writeRequests'];
   readonly #availability: StoreAvailability | undefined;
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> = Promise.resolve();
@@ -51,14 +46,12 @@ export class RunRecorder {
     this.#flushMs = options.flushMs ?? 50;
     this.#batchSize = options.batchSize ?? 500;
     this.#maxBuffered = options.maxBuffered ?? 10_000;
-    this.#writeRequests = options.writeRequests;
     this.#availability = options.availability;
   }
 
-  /** Buffers a run record, and the stored request it ran from when that is not written yet (see Inbox.insertDone). */
-  record(run: RunRecord, request?: NewInboxItem): void {
-    if (request && this.#writeRequests) this.#requests.push(request);
-    this.#buffer.push(run);
+  /** Buffers a run record, with the request it ran when that is stored in the run's row (see `Inbox.requestOf`). */
+  record(run: RunRecord, request?: RunRequest): void {
+    this.#buffer.push(request ? { ...run, request } : run);
     this.#handedIn++;
     if (this.#buffer.length >= this.#batchSize) void this.flush();
     else if (!this.#timer) {
@@ -84,24 +77,6 @@ export class RunRecorder {
   }
 
   async #writeBuffered(): Promise<void> {
-    while (this.#requests.length > 0 && this.#writeRequests) {
-      const batch = this.#requests.splice(0, this.#batchSize);
-      try {
-        await this.#writeRequests(batch);
-        this.#availability?.succeeded();
-      } catch (err) {
-        this.#availability?.failed(err);
-        this.#requests.unshift(...batch);
-        const excess = this.#requests.length - this.#maxBuffered;
-        if (excess > 0) {
-          this.#requests.splice(0, excess);
-          this.#logger.error('stored requests dropped while the database is unavailable (their runs cannot be replayed)', { dropped: excess });
-        }
-        this.#logger.warn('stored requests not written; will retry', { pending: this.#requests.length, err: String(err) });
-        this.#retryLater();
-        return;
-      }
-    }
     while (this.#buffer.length > 0) {
       const batch = this.#buffer.splice(0, this.#batchSize);
       // The buffer ends at the last record handed in, so what is left after the batch counts back to it.

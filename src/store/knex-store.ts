@@ -11,6 +11,7 @@ import {
   type DbRun,
   type DbScriptVersion,
   type DbWebhook,
+  RUN_COLUMNS,
   runInsertRow,
   jsonb,
   toAdminToken,
@@ -48,12 +49,14 @@ const DELETE_OLD_RUNS_SQL = `with doomed as (
  * row at batch 25: PGlite 190 → 141 µs, pg client 75 → 34 µs).
  */
 const INSERT_RUNS_SQL = `insert into runs (id, webhook_id, provider, event_type, status, duration_ms, script_version,
-    actions_called, logs, error, emitted_event, created_at, inbox_id, replay_of)
+    actions_called, logs, error, emitted_event, created_at, inbox_id, replay_of, request_content_type, request_headers, request_body)
   select id, webhook_id, provider, event_type, status, duration_ms, script_version,
-    coalesce(actions_called, '[]'), coalesce(logs, '[]'), error, emitted_event, created_at, inbox_id, replay_of
+    coalesce(actions_called, '[]'), coalesce(logs, '[]'), error, emitted_event, created_at, inbox_id, replay_of,
+    request_content_type, request_headers, request_body
   from jsonb_to_recordset(?::jsonb) as r(id uuid, webhook_id uuid, provider text, event_type text, status text,
     duration_ms double precision, script_version integer, actions_called jsonb, logs jsonb, error jsonb,
-    emitted_event text, created_at timestamptz, inbox_id uuid, replay_of uuid)
+    emitted_event text, created_at timestamptz, inbox_id uuid, replay_of uuid,
+    request_content_type text, request_headers jsonb, request_body text)
   on conflict (id) do nothing`;
 
 export const OUTGOING_DEFAULTS = { maxRetries: 3, retryDelayMs: 1000, timeoutMs: 30_000 } as const;
@@ -108,8 +111,8 @@ export interface KnexStore extends Store {
   readonly secrets: SecretBox;
   /**
    * Deletes run records created before `before`, at most `maxBatches` statements of 500 rows (default 20):
-   * `more` says rows older than that are left for the next call. Their stored requests go with the
-   * inbox's own purge.
+   * `more` says rows older than that are left for the next call. A request kept in a run's row goes with
+   * it; inbox rows go with the inbox's own purge.
    */
   pruneRuns(before: Date, maxBatches?: number): Promise<{ count: number; more: boolean }>;
 }
@@ -302,7 +305,7 @@ export function createKnexStore(knex: Knex, options: KnexStoreOptions): KnexStor
 
     async getRun(id) {
       if (!UUID.test(id)) return null;
-      const row = await knex<DbRun>('runs').where('id', id).first();
+      const row = await knex<DbRun>('runs').where('id', id).first(...RUN_COLUMNS);
       return row ? toRunRecord(row) : null;
     },
 

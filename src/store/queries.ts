@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { type DbWebhook, jsonb } from './rows.js';
+import { type DbWebhook, jsonb, RUN_COLUMNS } from './rows.js';
 import { CURSOR_TIMESTAMP_SQL, decodeRunCursor } from './run-cursor.js';
 import type { InboundWebhookPatch, OutgoingWebhookPatch, RunQuery } from './types.js';
 
@@ -30,7 +30,7 @@ export function queryOutgoingByEvent(db: Db, event: string, tenantId: string | n
 
 /** One page of runs, newest first, keyset-paginated on (created_at, id); fetches one extra row to tell if more follow. */
 export function queryRunsPage(db: Db, query: RunQuery, limit: number): Knex.QueryBuilder {
-  const q = db('runs').select('*', db.raw(`${CURSOR_TIMESTAMP_SQL} as cursor_ts`));
+  const q = db('runs').select(...RUN_COLUMNS, db.raw(`${CURSOR_TIMESTAMP_SQL} as cursor_ts`));
   if (query.provider !== undefined) q.where('provider', query.provider);
   if (query.status !== undefined) q.where('status', query.status);
   if (query.cursor !== undefined) {

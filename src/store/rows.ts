@@ -169,8 +169,14 @@ export function runInsertRow(run: RunRecord): Record<string, unknown> {
     created_at: run.createdAt,
     inbox_id: run.inboxId ?? null,
     replay_of: run.replayOf ?? null,
+    request_content_type: run.request?.contentType ?? null,
+    request_headers: run.request?.headers ?? null,
+    request_body: run.request?.body ?? null,
   };
 }
+
+/** The columns of a run record (not the stored request some rows carry: see `Inbox.requestOf`). */
+export const RUN_COLUMNS = ['id', 'webhook_id', 'provider', 'event_type', 'status', 'duration_ms', 'script_version', 'actions_called', 'logs', 'error', 'emitted_event', 'created_at', 'inbox_id', 'replay_of'] as const;
 
 export function toAdminToken(row: DbAdminToken): AdminTokenRecord {
   return {

@@ -169,6 +169,20 @@ export interface RunRecord {
   inboxId?: string | null;
   /** Set on a run made by `POST /admin/api/runs/:id/replay`: the run whose stored request it re-ran. */
   replayOf?: string | null;
+  /**
+   * Written with the run, never read back with it: the request itself, for a run whose stored request
+   * lives in its own row (sync, no delivery id; see `Inbox.requestOf`). A store may ignore it.
+   */
+  request?: RunRequest;
+}
+
+/** An inbound request as stored for display and replay. */
+export interface RunRequest {
+  contentType: string;
+  /** Lower-cased request headers, credentials removed. */
+  headers: Record<string, string>;
+  /** The raw body text exactly as received. */
+  body: string;
 }
 
 export interface RunQuery {

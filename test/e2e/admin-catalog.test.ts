@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionRegistry } from '../../src/actions/index.js';
 import { createAdminRouter, type AdminRouterOptions } from '../../src/admin/index.js';
 import { ADMIN_ROUTES } from '../../src/admin/route-table.js';
+import type { KnexStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { startTestEngine, waitFor, type TestEngine } from '../helpers/engine.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
@@ -166,6 +167,13 @@ describe.each(storeFactories())('event catalog, OpenAPI, script versions and sec
     expect(request.body).toMatchObject({ contentType: expect.stringContaining('application/json'), headers: expect.objectContaining({ 'x-trace': 'abc' }) });
     expect(request.body.headers.authorization).toBeUndefined();
     expect((await t.api('GET', '/runs/00000000-0000-7000-8000-000000000000/request')).body.error.code).toBe('not_found');
+    // A sync request without a delivery id is one row: kept in its run's row, no inbox row of its own; the
+    // run record (alone or listed) does not carry it.
+    expect(await (store as KnexStore).knex('inbox').where('run_id', first.body.runId)).toEqual([]);
+    const stored = await (store as KnexStore).knex('runs').where('id', first.body.runId).first('request_body');
+    expect(JSON.parse(stored.request_body)).toEqual({ n: 1 });
+    const listed = (await t.api('GET', '/runs?provider=replay')).body.items[0];
+    expect(Object.keys(listed).filter((key) => key.startsWith('request'))).toEqual([]);
     await t.api('PATCH', `/webhooks/${hook.id}`, { jsScript: "await actions['crm.tag'](body.n * 10, headers['x-trace']); result = { event: 'x.done', data: { n: body.n * 10 } };" });
     const calls = t.calls.length;
     const events = t.events.length;
@@ -179,6 +187,12 @@ describe.each(storeFactories())('event catalog, OpenAPI, script versions and sec
     expect(t.events.slice(events)).toEqual([expect.objectContaining({ event: 'x.done', data: { n: 10 } })]);
     expect((await t.api('GET', `/runs/${replay.body.id}`)).body).toMatchObject({ status: 'ok', scriptVersion: 2, replayOf: first.body.runId });
     expect((await t.api('GET', `/runs/${first.body.runId}`)).body.replayOf).toBeUndefined();
+    // The replay keeps its own copy of the request, so it can be read back and replayed in turn.
+    const replayed = await t.api('GET', `/runs/${replay.body.id}/request`);
+    expect(replayed.status).toBe(200);
+    expect(JSON.parse(replayed.body.body)).toEqual({ n: 1 });
+    expect(replayed.body.headers['x-trace']).toBe('abc');
+    expect((await t.api('POST', `/runs/${replay.body.id}/replay`)).body).toMatchObject({ replayOf: replay.body.id, status: 'ok' });
 
     expect((await t.api('POST', '/runs/00000000-0000-7000-8000-000000000000/replay')).body.error.code).toBe('not_found');
     await t.api('PATCH', `/webhooks/${hook.id}`, { isActive: false });

@@ -30,6 +30,14 @@ function storedRequest(provider: string): NewInboxItem {
   return { id: uuidv7(), webhookId: null, provider, deliveryKey: null, mode: 'sync', contentType: 'application/json', headers: {}, body: '{}', runId: uuidv7() };
 }
 
+/** Inbox rows of requests that ran to the end (as a keyed or async request leaves them). */
+async function insertFinished(store: KnexStore, items: NewInboxItem[]): Promise<void> {
+  await store.knex('inbox').insert(items.map((item) => ({
+    id: item.id, provider: item.provider, mode: item.mode, status: 'done', content_type: item.contentType,
+    headers: item.headers, body: item.body, attempts: 1, run_id: item.runId, finished_at: new Date(),
+  })));
+}
+
 async function runIds(store: KnexStore, provider: string): Promise<string[]> {
   const rows: Array<{ id: string }> = await store.knex('runs').where('provider', provider).select('id');
   return rows.map((row) => row.id).sort();
@@ -63,7 +71,7 @@ describe.each(storeFactories())('run and stored-request retention on $name', (fa
   it('the inbox purge deletes finished items received before the cut-off and never pending or running ones', async () => {
     const inbox = new Inbox(store.knex);
     const finished = [storedRequest('purge-items'), storedRequest('purge-items'), storedRequest('purge-items')];
-    await inbox.insertDone(finished);
+    await insertFinished(store, finished);
     const pending = storedRequest('purge-items');
     await store.knex('inbox').insert({ id: pending.id, provider: 'purge-items', mode: 'async', status: 'pending', content_type: 'application/json', headers: {}, body: '{}', run_id: pending.runId });
     // Two finished ones and the pending one are old; the third finished one is recent.
@@ -91,7 +99,7 @@ describe.each(storeFactories())('run and stored-request retention on $name', (fa
     const ancient = run('engine-keep', new Date(Date.now() - 3650 * DAY_MS));
     await store.insertRuns([ancient]);
     const old = storedRequest('engine-keep');
-    await new Inbox(store.knex).insertDone([old]);
+    await insertFinished(store, [old]);
     await store.knex('inbox').where('id', old.id).update({ received_at: new Date(Date.now() - 3650 * DAY_MS) });
     const t = await startTestEngine(store, { runRetentionDays: 0, inbox: { pollMs: 20 } });
     try {
