@@ -47,7 +47,8 @@ export interface EngineOptions {
   runFlushMs?: number;
   /**
    * HOOKGATE_RUN_RETENTION_DAYS: run records older than this many days are deleted, hourly, by the inbox
-   * worker (knex store; default 30, `0` keeps them, at most 36500). Stored requests follow `inbox.purgeAfterSec`.
+   * worker (knex store; default 30, `0` keeps them, at most 36500). Stored requests follow `inbox.purgeAfterSec`
+   * (a request kept in a run's row is cleared then, or goes with the run if that is pruned first).
    */
   runRetentionDays?: number;
   /** Outgoing `http://` URLs allowed (HOOKGATE_ALLOW_INSECURE_URLS); otherwise https only. Default false. */
@@ -85,7 +86,7 @@ export interface EngineInboxOptions {
   maxAttempts?: number;
   /** How long a process may hold an item before another takes over (default script timeout + 30 s). */
   leaseMs?: number;
-  /** Finished items older than this are deleted (default 30 days). */
+  /** Finished items older than this are deleted, and requests kept in run rows cleared (default 30 days; 0 keeps them). */
   purgeAfterSec?: number;
 }
 

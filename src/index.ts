@@ -20,6 +20,8 @@ export type {
   RateLimitConfig,
   Settings,
   RunRecord,
+  NewRunRecord,
+  RunRequest,
 } from './store/types.js';
 export { createSandbox, checkScriptSyntax } from './sandbox/index.js';
 export type { Sandbox, SandboxLimits, SandboxOptions, SandboxRunResult } from './sandbox/types.js';

@@ -112,7 +112,7 @@ export class InboxWorker {
   }
 
   /**
-   * Hourly: finished items past `purgeAfterSec` and run records past `runRetentionSec` go, in bounded
+   * Hourly: finished items (and requests kept in run rows) past `purgeAfterSec` and run records past `runRetentionSec` go, in bounded
    * batches. A purge that stopped at its bound with rows left comes back a second later, not an hour.
    */
   #startPurge(): void {
@@ -132,9 +132,12 @@ export class InboxWorker {
     const { inbox, pruneRuns, purgeAfterSec, runRetentionSec, logger } = this.#o;
     let more = false;
     if (purgeAfterSec > 0) {
-      const items = await inbox.purge(new Date(Date.now() - purgeAfterSec * 1000));
+      const before = new Date(Date.now() - purgeAfterSec * 1000);
+      const items = await inbox.purge(before);
       if (items.count > 0) logger.info('old inbox items deleted', { removed: items.count });
-      more ||= items.more;
+      const requests = await inbox.clearRunRequests(before);
+      if (requests.count > 0) logger.info('old requests kept in run records cleared', { cleared: requests.count });
+      more ||= items.more || requests.more;
     }
     if (runRetentionSec > 0 && pruneRuns) {
       const runs = await pruneRuns(new Date(Date.now() - runRetentionSec * 1000));

@@ -74,10 +74,21 @@ const PURGE_SQL = `with doomed as (
 export interface StoredRequest extends RunRequest {
   /** The run's `inboxId`. */
   id: string;
+  /** When the request arrived; for a replay's copy, when the replay ran. */
   receivedAt: string;
   /** Stored in the run's own row rather than an inbox row (a replay stores its copy the same way). */
   inRunRow: boolean;
 }
+
+/** Requests kept in run rows (see `requestOf`) are cleared like finished inbox rows: oldest first, skipping locked rows. */
+const CLEAR_RUN_REQUESTS_SQL = `with doomed as (
+    select id from runs where request_body is not null and created_at < ?::timestamptz
+    order by created_at limit ? for update skip locked
+  ), cleared as (
+    update runs r set request_content_type = null, request_headers = null, request_body = null
+    from doomed where r.id = doomed.id returning 1
+  )
+  select count(*)::int as n from cleared`;
 
 export type NewInboxItem = Pick<InboxItem, 'id' | 'webhookId' | 'provider' | 'deliveryKey' | 'mode' | 'contentType' | 'headers' | 'body' | 'runId'>;
 
@@ -89,9 +100,10 @@ export interface AcceptOptions {
 }
 
 /**
- * The inbox table's queries. Every accepted inbound request is stored here before it runs: it carries
- * the idempotency guarantee (a unique index on (provider, delivery_key)), survives a crash, and keeps the
- * payload a run can be replayed from.
+ * The inbox table's queries. A request with a delivery id, or for an async webhook, is stored here before
+ * it runs: the row carries the idempotency guarantee (a unique index on (provider, delivery_key)), survives
+ * a crash, and keeps the payload a run can be replayed from. A sync request without a delivery id has none of
+ * that to carry and is kept in its run's row instead (`requestOf` reads either).
  */
 export class Inbox {
   readonly #knex: Knex;
@@ -202,23 +214,29 @@ export class Inbox {
    */
   async requestOf(run: { id: string; inboxId?: string | null }): Promise<StoredRequest | null> {
     if (!run.inboxId) return null;
-    const item = await this.get(run.inboxId);
-    if (item) return { id: item.id, contentType: item.contentType, headers: item.headers, body: item.body, receivedAt: item.receivedAt, inRunRow: false };
     const row = await this.#knex('runs')
       .where('id', run.id)
       .whereNotNull('request_body')
       .first<{ request_content_type: string; request_headers: Record<string, string>; request_body: string; created_at: Date } | undefined>('request_content_type', 'request_headers', 'request_body', 'created_at');
-    if (!row) return null;
-    return { id: run.inboxId, contentType: row.request_content_type, headers: row.request_headers, body: row.request_body, receivedAt: toIso(row.created_at), inRunRow: true };
+    if (row) return { id: run.inboxId, contentType: row.request_content_type, headers: row.request_headers, body: row.request_body, receivedAt: toIso(row.created_at), inRunRow: true };
+    const item = await this.get(run.inboxId);
+    return item ? { id: item.id, contentType: item.contentType, headers: item.headers, body: item.body, receivedAt: item.receivedAt, inRunRow: false } : null;
   }
 
 
-  /** Deletes finished items received before `olderThanSec` ago; returns how many. */
   /**
    * Deletes finished items received before `before`, 500 rows a statement, at most `maxBatches` statements
    * (default 20); `more` says older ones are left for the next call. Pending and running items stay.
    */
   purge(before: Date, maxBatches = 20): Promise<{ count: number; more: boolean }> {
     return deleteInBatches(this.#knex, PURGE_SQL, before, 500, maxBatches);
+  }
+
+  /**
+   * Clears the requests kept in run rows (sync, no delivery id) of runs created before `before`, like
+   * `purge` (500 rows a statement, at most `maxBatches`): the run stays, its request is gone.
+   */
+  clearRunRequests(before: Date, maxBatches = 20): Promise<{ count: number; more: boolean }> {
+    return deleteInBatches(this.#knex, CLEAR_RUN_REQUESTS_SQL, before, 500, maxBatches);
   }
 }

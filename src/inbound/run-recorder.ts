@@ -1,6 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { StoreAvailability } from '../store/index.js';
-import type { RunRecord, RunRequest, RunStore } from '../store/types.js';
+import type { NewRunRecord, RunRecord, RunRequest, RunStore } from '../store/types.js';
 
 export interface RunRecorderOptions {
   store: RunStore;
@@ -28,7 +28,7 @@ export class RunRecorder {
   readonly #flushMs: number;
   readonly #batchSize: number;
   readonly #maxBuffered: number;
-  #buffer: RunRecord[] = [];
+  #buffer: NewRunRecord[] = [];
   readonly #availability: StoreAvailability | undefined;
   #timer: NodeJS.Timeout | null = null;
   #flushing: Promise<void> = Promise.resolve();

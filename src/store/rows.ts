@@ -4,6 +4,7 @@ import type {
   AdminTokenRecord,
   InboundWebhook,
   OutgoingWebhook,
+  NewRunRecord,
   RunRecord,
   RunRecordStatus,
   VerifyConfig,
@@ -153,7 +154,7 @@ export function toRunRecord(row: DbRun): RunRecord {
 }
 
 /** One run as an element of the JSON array the batched insert expands (jsonb columns as JSON values). */
-export function runInsertRow(run: RunRecord): Record<string, unknown> {
+export function runInsertRow(run: NewRunRecord): Record<string, unknown> {
   return {
     id: run.id,
     webhook_id: run.webhookId,

@@ -165,16 +165,17 @@ export interface RunRecord {
   /** The event the run emitted (`result.event`), if any. */
   emittedEvent: string | null;
   createdAt: string;
-  /** The stored request this run processed (the `inbox` row): its payload can be read back and replayed. */
+  /** The stored request this run processed (an `inbox` row, or the run's own row): it can be read back and replayed. */
   inboxId?: string | null;
   /** Set on a run made by `POST /admin/api/runs/:id/replay`: the run whose stored request it re-ran. */
   replayOf?: string | null;
-  /**
-   * Written with the run, never read back with it: the request itself, for a run whose stored request
-   * lives in its own row (sync, no delivery id; see `Inbox.requestOf`). A store may ignore it.
-   */
-  request?: RunRequest;
 }
+
+/**
+ * A run record as it is written: with the request itself when the run's stored request lives in the run's
+ * own row (sync, no delivery id; see `Inbox.requestOf`). Never read back with the record.
+ */
+export type NewRunRecord = RunRecord & { request?: RunRequest };
 
 /** An inbound request as stored for display and replay. */
 export interface RunRequest {
@@ -248,7 +249,7 @@ export interface SettingsStore {
 }
 
 export interface RunStore {
-  insertRuns(runs: RunRecord[]): Promise<void>;
+  insertRuns(runs: NewRunRecord[]): Promise<void>;
   listRuns(query: RunQuery): Promise<Page<RunRecord>>;
   getRun(id: string): Promise<RunRecord | null>;
 }

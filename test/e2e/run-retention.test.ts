@@ -95,9 +95,26 @@ describe.each(storeFactories())('run and stored-request retention on $name', (fa
     }
   });
 
+  it('clears the requests kept in run rows once they are past the cut-off; the runs stay, newer requests too', async () => {
+    const request = { contentType: 'application/json', headers: { 'x-trace': 't' }, body: '{"n":1}' };
+    const old = { ...run('clear-requests', new Date(Date.now() - 40 * DAY_MS)), inboxId: uuidv7(), request };
+    const recent = { ...run('clear-requests', new Date(Date.now() - 1 * DAY_MS)), inboxId: uuidv7(), request };
+    await store.insertRuns([old, recent]);
+    const inbox = new Inbox(store.knex);
+    expect(await inbox.requestOf(old)).toMatchObject({ id: old.inboxId, body: '{"n":1}', headers: { 'x-trace': 't' }, inRunRow: true });
+
+    expect(await inbox.clearRunRequests(new Date(Date.now() - 30 * DAY_MS))).toEqual({ count: 1, more: false });
+    expect(await inbox.requestOf(old)).toBeNull();
+    expect(await inbox.requestOf(recent)).toMatchObject({ body: '{"n":1}' });
+    expect(await runIds(store, 'clear-requests')).toEqual([old.id, recent.id].sort());
+    expect(await inbox.clearRunRequests(new Date(Date.now() - 30 * DAY_MS))).toEqual({ count: 0, more: false });
+  });
+
   it('runRetentionDays 0 keeps every run, through a purge pass that did delete old stored requests', async () => {
     const ancient = run('engine-keep', new Date(Date.now() - 3650 * DAY_MS));
-    await store.insertRuns([ancient]);
+    // A run that kept its request in its own row: the pass clears the request and keeps the run.
+    const ancientWithRequest = { ...run('engine-keep', new Date(Date.now() - 3650 * DAY_MS)), inboxId: uuidv7(), request: { contentType: 'text/plain', headers: {}, body: 'x' } };
+    await store.insertRuns([ancient, ancientWithRequest]);
     const old = storedRequest('engine-keep');
     await insertFinished(store, [old]);
     await store.knex('inbox').where('id', old.id).update({ received_at: new Date(Date.now() - 3650 * DAY_MS) });
@@ -105,7 +122,8 @@ describe.each(storeFactories())('run and stored-request retention on $name', (fa
     try {
       // The pass that purges the old stored request is the one that would have pruned the run.
       await waitFor(async () => ((await store.knex('inbox').where('id', old.id).first()) ? undefined : true), 10_000, 'the purge pass');
-      expect(await runIds(store, 'engine-keep')).toEqual([ancient.id]);
+      await waitFor(async () => ((await new Inbox(store.knex).requestOf(ancientWithRequest)) ? undefined : true), 10_000, 'the request to be cleared');
+      expect(await runIds(store, 'engine-keep')).toEqual([ancient.id, ancientWithRequest.id].sort());
     } finally {
       await t.close();
     }

@@ -135,7 +135,8 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
   async function showRun(id: string): Promise<void> {
     history.replaceState(null, '', `#activity/run:${id}`);
     const run = await api<Run>('GET', `/runs/${encodeURIComponent(id)}`);
-    const replayable = run.inboxId !== null;
+    // The API leaves `inboxId` out of runs that have none (rejected, ignored before storage).
+    const replayable = typeof run.inboxId === 'string';
     // The stored request (platform admins only); ignored, rejected and purged runs have none.
     const request = replayable && ctx.can.inbound ? await api<StoredRequest>('GET', `/runs/${encodeURIComponent(id)}/request`).catch(() => null) : null;
     const replay = h('button', {
