@@ -11,6 +11,7 @@ import {
   type DbRun,
   type DbScriptVersion,
   type DbWebhook,
+  jsonWithoutNul,
   RUN_COLUMNS,
   runInsertRow,
   jsonb,
@@ -291,7 +292,7 @@ export function createKnexStore(knex: Knex, options: KnexStoreOptions): KnexStor
       // One statement per batch of up to RUNS_PER_INSERT rows; a retried batch that already landed is
       // ignored row by row.
       for (let i = 0; i < runs.length; i += RUNS_PER_INSERT) {
-        await knex.raw(INSERT_RUNS_SQL, [JSON.stringify(runs.slice(i, i + RUNS_PER_INSERT).map(runInsertRow))]);
+        await knex.raw(INSERT_RUNS_SQL, [jsonWithoutNul(runs.slice(i, i + RUNS_PER_INSERT).map(runInsertRow))]);
       }
     },
 

@@ -153,6 +153,16 @@ export function toRunRecord(row: DbRun): RunRecord {
   };
 }
 
+/**
+ * `JSON.stringify(value)` with every NUL character replaced by U+FFFD: PostgreSQL's text and jsonb refuse
+ * `\u0000`, so one NUL from a script's console line or a request body would fail a whole batched insert.
+ * Only an escape preceded by an even number of backslashes is a NUL (`\\u0000` is a backslash and text).
+ */
+export function jsonWithoutNul(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text.includes('\\u0000') ? text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, '$1\\ufffd') : text;
+}
+
 /** One run as an element of the JSON array the batched insert expands (jsonb columns as JSON values). */
 export function runInsertRow(run: NewRunRecord): Record<string, unknown> {
   return {

@@ -29,6 +29,22 @@ describe.each(storeFactories())('inbound path on $name', (factory) => {
     return res.body;
   }
 
+  it('records a run whose console lines hold NUL characters (PostgreSQL refuses them) and the runs after it; an escaped NUL in the body stays text', async () => {
+    await createInbound('nul', "console.log('a\\u0000b'); result = null;");
+    const poisoned = await t.inbound('nul', { text: 'x\u0000y' });
+    const after = await t.inbound('nul', { text: 'fine' });
+    const run = await waitFor(async () => {
+      const res = await t.api('GET', `/runs/${poisoned.body.runId}`);
+      return res.status === 200 ? res.body : undefined;
+    }, 5000, 'the run with NUL characters');
+    expect(run.logs).toEqual([expect.objectContaining({ message: 'a\ufffdb' })]);
+    expect(run.status).toBe('ok');
+    // The written-out escape in the body is text, not a NUL: kept as received.
+    const request = await t.api('GET', `/runs/${poisoned.body.runId}/request`);
+    expect(JSON.parse(request.body.body)).toEqual({ text: 'x\u0000y' });
+    await waitFor(async () => ((await t.api('GET', `/runs/${after.body.runId}`)).status === 200 ? true : undefined), 5000, 'the next run');
+  });
+
   it('runs the script with its actions, records the run and emits the result event', async () => {
     await createInbound(
       'shop',
