@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { StoreAvailability } from '../store/index.js';
+import { isDataError, type StoreAvailability } from '../store/index.js';
 import type { NewRunRecord, RunRecord, RunRequest, RunStore } from '../store/types.js';
 
 export interface RunRecorderOptions {
@@ -82,7 +82,13 @@ export class RunRecorder {
       // The buffer ends at the last record handed in, so what is left after the batch counts back to it.
       const lastOfBatch = this.#handedIn - this.#buffer.length;
       try {
-        await this.#store.insertRuns(batch);
+        try {
+          await this.#store.insertRuns(batch);
+        } catch (err) {
+          // A value the database refuses must not hold back every later record: one by one, dropping what it refuses.
+          if (!isDataError(err)) throw err;
+          await this.#insertOneByOne(batch);
+        }
         this.#writtenThrough = lastOfBatch;
         this.#availability?.succeeded();
       } catch (err) {
@@ -96,6 +102,22 @@ export class RunRecorder {
         this.#logger.warn('run records not written; will retry', { pending: this.#buffer.length, err: String(err) });
         this.#retryLater();
         return;
+      }
+    }
+  }
+
+  /**
+   * Writes a refused batch a record at a time (the insert ignores records already written). A record the
+   * database refuses as data is dropped and logged; any other failure is thrown, so the batch is kept.
+   */
+  async #insertOneByOne(batch: NewRunRecord[]): Promise<void> {
+    for (const run of batch) {
+      try {
+        await this.#store.insertRuns([run]);
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+        // The code, not the message: the database's message may quote the refused value (request data).
+        this.#logger.error('run record refused by the database; dropped', { runId: run.id, provider: run.provider, status: run.status, code: (err as { code?: unknown }).code });
       }
     }
   }

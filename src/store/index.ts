@@ -18,7 +18,7 @@ export {
 } from './knex-store.js';
 export { runMigrations, pendingMigrations, migrationSource } from './migrate.js';
 export { insertAuditEntry, MAX_AUDIT_PAGE, redeliveryEntry } from './audit-log.js';
-export { isConnectionError, isRetryableDbError, isUniqueViolation, SQLSTATE } from './sqlstate.js';
+export { isConnectionError, isDataError, isRetryableDbError, isUniqueViolation, SQLSTATE } from './sqlstate.js';
 export { StoreAvailability } from './availability.js';
 export { uuidv7, uuidv7Timestamp } from './uuidv7.js';
 export { deleteInBatches } from './batched-delete.js';

@@ -62,6 +62,15 @@ export function isConnectionError(err: unknown): boolean {
   return false;
 }
 
+/**
+ * True when the statement refused the data itself — SQLSTATE class 22 (data exception: a bad value, an
+ * invalid text representation) or 23 (integrity constraint violation): the same rows can never succeed.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = errorCode(err);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
+}
+
 /** True when the error is a unique violation, optionally of one named constraint or index. */
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   if (errorCode(err) !== SQLSTATE.uniqueViolation) return false;
