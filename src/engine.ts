@@ -1,4 +1,4 @@
-import { type Request, type RequestHandler, type Response, Router } from 'express';
+import { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import express from 'express';
@@ -140,8 +140,9 @@ interface Started {
   outbound: OutboundService | null;
   inboxWorker: InboxWorker | null;
   router: Router;
-  /** `POST /tools/webhook/:provider`, answering its own errors (mounted first in `router`). */
+  /** `POST /tools/webhook/:provider` (mounted first in `router`); its errors go to `httpErrors`. */
   inbound: RequestHandler<{ provider: string }>;
+  httpErrors: ErrorRequestHandler;
 }
 
 /**
@@ -208,7 +209,12 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
   // The inbound path first, as one route of this router: a webhook request no longer goes through the
   // health router, the started check and two more routers (each router dispatch costs on every request).
-  router.post(INBOUND_PATH, (req: Request<{ provider: string }>, res, next) => answer(res).inbound(req, res, next));
+  router.post(
+    INBOUND_PATH,
+    (req: Request<{ provider: string }>, res: Response, next: NextFunction) => answer(res).inbound(req, res, next),
+    // In the route's own stack, so Express calls it (and catches what it throws) like any error handler.
+    ((err, req, res, next) => (started ? started.httpErrors(err, req, res, next) : next(err))) as ErrorRequestHandler,
+  );
   // Before the started check: liveness answers while starting, readiness says why it is not ready.
   router.use(createHealthRouter({ metrics, metricsToken: options.metricsToken, sources: () => started && { store: started.store, knex: knexOf(started.store), sandbox: started.sandbox }, shuttingDown: () => closing !== null }));
   router.use((req, res, next) => answer(res).router(req, res, next));
@@ -327,18 +333,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
         logger: logger.child({ component: 'inbound' }),
       });
       inner.use(httpErrors);
-      const inboundWithErrors: RequestHandler<{ provider: string }> = (req, res, next) => {
-        inboundRoute(req, res, (err?: unknown) => {
-          if (err === undefined) return next();
-          try {
-            httpErrors(err, req, res, next);
-          } catch (failed) {
-            // Called from a promise's catch, outside Express: a throw here (a host logger's) would be unhandled.
-            next(failed);
-          }
-        });
-      };
-      started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner, inbound: inboundWithErrors };
+      started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner, inbound: inboundRoute, httpErrors };
       metrics?.attach({ sandbox, knex, isAction: (id) => actions.has(id) });
     } catch (err) {
       await outbound?.stop().catch(() => undefined);
