@@ -51,13 +51,21 @@ export class CompletionWriter {
  * endpoint. Returns the ids whose lease was still held.
  */
 const WRITE_COMPLETIONS = `
-with ${RELAXED_COMMIT}, updated as (
+with ${RELAXED_COMMIT}, batch as materialized (
+  select jsonb_array_elements_text(?::jsonb)::uuid as id
+), present as materialized (
+  -- The batch's deliveries by primary key, whatever the planner thinks of the row count of a JSON
+  -- argument (it guesses 100, and on a young table it would rather scan every row than look 100 up).
+  select d.id from outbound_deliveries d where d.id = any (array(select id from batch))
+), updated as (
   update outbound_deliveries d set
     status = v.status, available_at = v.available_at, lease_token = null, lease_owner = null,
     last_status_code = v.last_status_code, last_error = v.last_error, updated_at = v.now, completed_at = v.completed_at
   from relaxed, jsonb_to_recordset(?::jsonb) as v(id uuid, lease_token uuid, status text, available_at timestamptz,
     last_status_code integer, last_error jsonb, now timestamptz, completed_at timestamptz)
-  where d.id = v.id and d.lease_token = v.lease_token and d.status = 'sending'
+  -- No status test: a lease token is set only while a row is sending (every write that moves a row out of
+  -- sending clears it), and a test on status would let the planner scan every sending row by the status index.
+  where d.id = any (array(select id from batch)) and d.id = v.id and d.lease_token = v.lease_token
   returning d.id
 ), attempts as (
   insert into outbound_attempts
@@ -66,7 +74,7 @@ with ${RELAXED_COMMIT}, updated as (
     a.response_truncated, a.error, a.outcome
   from jsonb_to_recordset(?::jsonb) as a(id uuid, delivery_id uuid, attempt_number integer, worker text, started_at timestamptz,
     duration_ms double precision, status_code integer, response_excerpt text, response_truncated boolean, error jsonb, outcome text)
-  where exists (select 1 from outbound_deliveries d where d.id = a.delivery_id)
+  where a.delivery_id in (select id from present)
   on conflict (delivery_id, attempt_number) do nothing
 ), health as (
   insert into outbound_endpoint_health as h (webhook_id, consecutive_failures, failing_since, last_success_at)
@@ -116,7 +124,7 @@ export async function writeCompletions(knex: Knex, inputs: readonly CompleteInpu
   const health = [...successes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([webhook_id, at]) => ({ webhook_id, at }));
 
   const rows = rowsOf<{ id: string }>(
-    await knex.raw(WRITE_COMPLETIONS, [JSON.stringify(deliveries), JSON.stringify(attempts), JSON.stringify(health)]),
+    await knex.raw(WRITE_COMPLETIONS, [JSON.stringify(inputs.map((input) => input.deliveryId)), JSON.stringify(deliveries), JSON.stringify(attempts), JSON.stringify(health)]),
   );
   return new Set(rows.map((r) => r.id));
 }

@@ -186,7 +186,7 @@ export interface ClaimOptions {
   perEndpoint: number;
   /** …counting these, already in flight here (webhook id → count). */
   busy: ReadonlyMap<string, number>;
-  /** How many due rows the per-endpoint cap looks through (default 20 × limit). */
+  /** How many due rows, in due order, the per-endpoint cap looks through (default 20 × limit; the worker adapts it). */
   window?: number;
 }
 
@@ -292,14 +292,15 @@ export function toClaimed(row: DbClaimed, now: Date, box: SecretBox): ClaimedDel
 
 /**
  * Gives claimed deliveries back unsent (still under our lease): pending and due at `now`, the claim's
- * attempt counters taken back, since no attempt was made.
+ * attempt counters taken back, since no attempt was made. The lease token alone says the lease still
+ * holds: it is set only while a row is sending.
  */
 export async function releaseDeliveries(knex: Knex, leases: ReadonlyArray<Pick<ClaimedDelivery, 'id' | 'leaseToken'>>, now: Date): Promise<void> {
   await knex.raw(
     `update outbound_deliveries d set status = 'pending', available_at = ?::timestamptz, lease_token = null, lease_owner = null,
        round_attempts = d.round_attempts - 1, attempt_count = d.attempt_count - 1, updated_at = ?::timestamptz
      from jsonb_to_recordset(?::jsonb) as r(id uuid, lease_token uuid)
-     where d.id = r.id and d.lease_token = r.lease_token and d.status = 'sending'`,
+     where d.id = r.id and d.lease_token = r.lease_token`,
     [now.toISOString(), now.toISOString(), JSON.stringify(leases.map((l) => ({ id: l.id, lease_token: l.leaseToken })))],
   );
 }

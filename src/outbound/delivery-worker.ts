@@ -52,6 +52,17 @@ const PREFETCH_PER_SLOT = 1;
  */
 const CLAIM_BATCH_SHARE = 0.5;
 const CLAIM_COALESCE_MS = 5;
+/**
+ * The claim looks through `room × factor` due rows (in due order) for ones whose endpoint is under its
+ * cap; each row looked at costs a heap fetch, and with a backlog every claim looks through its whole
+ * window. So the factor stays small while claims find work, and doubles after a claim that found none
+ * (every due row in view belonged to an endpoint at its cap, or nothing was due, where a larger window costs
+ * nothing). Rows of other endpoints queued behind a capped endpoint's backlog are found by a wide claim,
+ * which looks through at least `WIDE_CLAIM_ROWS` rows and runs at most every `WIDE_CLAIM_EVERY_MS`.
+ */
+const CLAIM_WINDOW_FACTOR = { least: 2, most: 32 };
+const WIDE_CLAIM_ROWS = 2000;
+const WIDE_CLAIM_EVERY_MS = 250;
 /** Attempts sent but not yet recorded, per slot, beyond which no more are claimed (the database is behind). */
 const MAX_UNRECORDED_PER_SLOT = 4;
 /**
@@ -90,6 +101,8 @@ export class DeliveryWorker {
   readonly #perEndpoint = new Map<string, number>();
   readonly #abort = new AbortController();
   #lastClaimAt = -Infinity;
+  #windowFactor = CLAIM_WINDOW_FACTOR.least;
+  #lastWideClaimAt = -Infinity;
   #running = false;
   #loop: Promise<void> | null = null;
   #wakeRequested = false;
@@ -159,6 +172,8 @@ export class DeliveryWorker {
           sleepMs = coalesceMs;
         } else if (canClaim) {
           this.#lastClaimAt = performance.now();
+          const wide = this.#lastClaimAt - this.#lastWideClaimAt >= WIDE_CLAIM_EVERY_MS;
+          if (wide) this.#lastWideClaimAt = this.#lastClaimAt;
           const claimed = await claimDeliveries(knex, {
             secrets: this.#options.secrets,
             owner: this.#options.attempt.worker,
@@ -167,7 +182,10 @@ export class DeliveryWorker {
             leaseMarginMs: config.leaseMarginMs,
             perEndpoint: config.perEndpointConcurrency,
             busy: this.#perEndpoint,
+            window: wide ? Math.max(room * CLAIM_WINDOW_FACTOR.most, WIDE_CLAIM_ROWS) : Math.max(room * this.#windowFactor, 64),
           });
+          this.#windowFactor =
+            claimed.length === 0 ? Math.min(this.#windowFactor * 2, CLAIM_WINDOW_FACTOR.most) : Math.max(this.#windowFactor / 2, CLAIM_WINDOW_FACTOR.least);
           const claimedAt = performance.now();
           for (const delivery of claimed) {
             this.#perEndpoint.set(delivery.webhookId, (this.#perEndpoint.get(delivery.webhookId) ?? 0) + 1);

@@ -290,6 +290,26 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     expect(await send()).toBeLessThan(2000);
   });
 
+  it("sends another endpoint's delivery queued behind a hanging endpoint's backlog", async () => {
+    const publisher = await outbound({ worker: false });
+    const hanging = endpoint(() => new Promise(() => undefined));
+    const ok = endpoint(() => 204);
+    await publisher.service.createWebhook({ url: hanging.url, events: [hanging.event], maxRetries: 0, timeoutMs: 10_000 });
+    await publisher.service.createWebhook({ url: ok.url, events: [ok.event] });
+    // Far more rows in front than an ordinary claim looks through (twice its room, at least 64).
+    const backlog = await Promise.all(Array.from({ length: 600 }, () => publisher.service.publish({ event: hanging.event, data: null, tenantId: null, metadata: {} })));
+    const behind = await publisher.service.publish({ event: ok.event, data: null, tenantId: null, metadata: {} });
+
+    const worker = await outbound({ worker: { concurrency: 4, perEndpointConcurrency: 2, stopTimeoutMs: 100 } });
+    const seen = await worker.waitForAttempt((a) => a.delivery.id === behind!.deliveryIds[0], 5000);
+    expect(seen.outcome.step.status).toBe('succeeded');
+    // Meanwhile the hanging endpoint holds its two slots and no more.
+    expect(hanging.requests()).toHaveLength(2);
+    await worker.stop();
+    // Leave nothing due behind for the next test's workers.
+    await store.knex('outbound_deliveries').whereIn('id', backlog.flatMap((e) => e!.deliveryIds)).update({ status: 'failed', lease_token: null });
+  });
+
   it('on stop, an attempt still hanging after the grace period is aborted and due again at once', async () => {
     const o = await outbound({ worker: { stopTimeoutMs: 100 } });
     const ep = endpoint(() => new Promise(() => undefined));
