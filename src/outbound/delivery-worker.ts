@@ -10,7 +10,7 @@ import type { WebhookDisabledData } from './types.js';
 export interface DeliveryWorkerConfig {
   /** Requests in flight in this process at once (default 32); as many more rows may be claimed, waiting for a slot. */
   concurrency: number;
-  /** Deliveries to one endpoint held by this process at once, waiting or being sent (default 8). */
+  /** Requests to one endpoint in flight from this process at once (default 8); as many more may be claimed, waiting for their turn. */
   perEndpointConcurrency: number;
   /** Longest sleep between two looks at the queue, whatever wakes us or not (default 1000 ms). */
   pollMs: number;
@@ -43,7 +43,10 @@ export interface DeliveryWorkerOptions {
   onReleased?: (count: number) => void;
 }
 
-/** Claimed rows that may wait for a free slot, per slot: the next claim runs while they are sent. */
+/**
+ * Claimed rows that may wait for a free slot, per slot — of the worker and of each endpoint: the next claim
+ * runs while they are sent, and takes more rows at once.
+ */
 const PREFETCH_PER_SLOT = 1;
 /**
  * Once this much room for claimed rows is free, a claim runs at once; below it, a claim waits for more
@@ -78,13 +81,12 @@ interface Waiting {
 
 /**
  * Takes due deliveries from the queue and sends them, up to `concurrency` requests at once and
- * `perEndpointConcurrency` per endpoint. It looks at the queue when woken (a local enqueue, a NOTIFY),
+ * `perEndpointConcurrency` per endpoint, each endpoint's in claim order. It looks at the queue when woken (a local enqueue, a NOTIFY),
  * when a request finishes, when the earliest retry falls due, and at least every `pollMs`. Claims lease
  * rows in the database, so any number of workers in any number of processes share one queue.
  *
- * Pipelined: a claim may take up to `concurrency` rows more than there are free slots (never more than
- * `perEndpointConcurrency` per endpoint, waiting or sending), so the next claim runs while those are being
- * sent; a slot is free again as soon as its request is answered, and the outcome is recorded meanwhile,
+ * Pipelined: a claim may take up to `concurrency` rows more than there are free slots (and per endpoint,
+ * `perEndpointConcurrency` more than its own slots), so the next claim runs while those are being sent; a slot is free again as soon as its request is answered, and the outcome is recorded meanwhile,
  * in batches (the lease keeps the row from being claimed again until then). A row that could not start
  * soon enough, or that is still waiting at stop, goes back to the queue unsent.
  * The loop never throws: database errors are logged and it tries again at the next poll.
@@ -99,6 +101,8 @@ export class DeliveryWorker {
   #sending = 0;
   /** Claimed rows per endpoint, waiting or sending: what the claim's per-endpoint cap counts. */
   readonly #perEndpoint = new Map<string, number>();
+  /** Requests being sent per endpoint: its slots in use. */
+  readonly #sendingTo = new Map<string, number>();
   readonly #abort = new AbortController();
   #lastClaimAt = -Infinity;
   #windowFactor = CLAIM_WINDOW_FACTOR.least;
@@ -180,7 +184,7 @@ export class DeliveryWorker {
             limit: room,
             now: new Date(now()),
             leaseMarginMs: config.leaseMarginMs,
-            perEndpoint: config.perEndpointConcurrency,
+            perEndpoint: config.perEndpointConcurrency * (1 + PREFETCH_PER_SLOT),
             busy: this.#perEndpoint,
             window: wide ? Math.max(room * CLAIM_WINDOW_FACTOR.most, WIDE_CLAIM_ROWS) : Math.max(room * this.#windowFactor, 64),
           });
@@ -223,24 +227,31 @@ export class DeliveryWorker {
     });
   }
 
-  /** Starts waiting rows while slots are free; rows that waited too long go back to the queue. */
+  /**
+   * Starts waiting rows, oldest first, while the worker has a free slot and their endpoint has one; rows
+   * that waited too long go back to the queue.
+   */
   #dispatch(): void {
     // Stopping: rows claimed meanwhile (a claim that was running when `stop` came) stay waiting, and `stop` puts them back unsent.
     if (!this.#running) return;
-    const { concurrency, leaseMarginMs } = this.#options.config;
+    const { concurrency, perEndpointConcurrency, leaseMarginMs } = this.#options.config;
+    const staleBefore = performance.now() - leaseMarginMs * MAX_WAIT_SHARE_OF_MARGIN;
     const stale: Waiting[] = [];
-    while (this.#sending < concurrency && this.#waiting.length > 0) {
-      const next = this.#waiting.shift() as Waiting;
-      if (performance.now() - next.claimedAt > leaseMarginMs * MAX_WAIT_SHARE_OF_MARGIN) stale.push(next);
-      else this.#send(next.delivery);
+    const still: Waiting[] = [];
+    // Taken out first: a send may finish at once (a skipped delivery) and call this again meanwhile.
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const next of waiting) {
+      if (next.claimedAt < staleBefore) stale.push(next);
+      else if (this.#sending < concurrency && (this.#sendingTo.get(next.delivery.webhookId) ?? 0) < perEndpointConcurrency) this.#send(next.delivery);
+      else still.push(next);
     }
+    this.#waiting = still.concat(this.#waiting);
     if (stale.length > 0) this.#putBack(stale);
   }
 
   #endpointDone(webhookId: string): void {
-    const left = (this.#perEndpoint.get(webhookId) ?? 1) - 1;
-    if (left > 0) this.#perEndpoint.set(webhookId, left);
-    else this.#perEndpoint.delete(webhookId);
+    decrement(this.#perEndpoint, webhookId);
   }
 
   /** Gives claimed rows back to the queue unsent, due now (tracked, so `stop` waits for it). */
@@ -264,11 +275,13 @@ export class DeliveryWorker {
   #send(delivery: ClaimedDelivery): void {
     const { webhookId, leaseToken } = delivery;
     this.#sending += 1;
+    this.#sendingTo.set(webhookId, (this.#sendingTo.get(webhookId) ?? 0) + 1);
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
       this.#sending -= 1;
+      decrement(this.#sendingTo, webhookId);
       this.#endpointDone(webhookId);
       // The slot goes to a waiting row at once; the loop claims more.
       if (this.#running) this.#dispatch();
@@ -290,4 +303,11 @@ export class DeliveryWorker {
     })();
     this.#inFlight.set(leaseToken, run);
   }
+}
+
+/** Counts one less for `key`, dropping it at zero. */
+function decrement(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left > 0) counts.set(key, left);
+  else counts.delete(key);
 }
