@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { isAppError } from '../errors.js';
 import type { EventOrigin } from '../events/index.js';
@@ -33,6 +34,12 @@ export interface Enqueued {
   deliveryIds: string[];
 }
 
+/** What the outbox write answers per event. */
+export interface EnqueueResult extends Enqueued {
+  /** Rows written pending, for any worker to claim (the others went to this process's worker: see HandOff). */
+  queued: number;
+}
+
 /**
  * A CTE that makes the statement commit without waiting for its WAL to reach the disk: `set_config(…,
  * true)` sets `synchronous_commit = off` for the statement's own transaction only. Joined into the queue's
@@ -52,12 +59,34 @@ with messages as (
   from jsonb_to_recordset(?::jsonb) as m(id uuid, event text, tenant_id text, payload text, at timestamptz, request_id text, run_id uuid)
   returning id
 )
-insert into outbound_deliveries (id, message_id, webhook_id, status, available_at, created_at, updated_at)
-select d.id, d.message_id, d.webhook_id, 'pending', d.at, d.at, d.at
-from jsonb_to_recordset(?::jsonb) as d(id uuid, message_id uuid, webhook_id uuid, at timestamptz)`;
+insert into outbound_deliveries
+  (id, message_id, webhook_id, status, available_at, lease_token, lease_owner, round_attempts, attempt_count, created_at, updated_at)
+select d.id, d.message_id, d.webhook_id, d.status, d.available_at, d.lease_token, d.lease_owner, d.attempts, d.attempts, d.at, d.at
+from jsonb_to_recordset(?::jsonb) as d(id uuid, message_id uuid, webhook_id uuid, status text, available_at timestamptz,
+  lease_token uuid, lease_owner text, attempts integer, at timestamptz)`;
 
 /** Tries of the outbox write when an endpoint was deleted between finding it and inserting its delivery. */
 const ENQUEUE_TRIES = 3;
+
+/**
+ * Lets the outbox write hand deliveries straight to this process's worker: each one the worker has room
+ * for is written already leased to it (as a claim would leave it) and handed over once committed, so it
+ * costs no claim and waits for no wake-up. The others are written pending, for any worker to claim.
+ */
+export interface HandOff {
+  /** Recorded with each lease. */
+  owner: string;
+  /** The lease lasts the endpoint's timeout plus this. */
+  leaseMarginMs: number;
+  /** Decrypts the endpoints' stored secrets. */
+  secrets: SecretBox;
+  /** Takes a place in the worker for a delivery to this endpoint; false when it has none (or is behind the queue). */
+  reserve(webhookId: string): boolean;
+  /** Gives back places taken for rows that were not written. */
+  cancel(webhookIds: readonly string[]): void;
+  /** The rows written leased to the worker, once committed. */
+  deliver(deliveries: ClaimedDelivery[]): void;
+}
 
 /** An event to enqueue, with the moment it was emitted (the envelope's `timestamp`). */
 export interface EnqueueItem {
@@ -73,51 +102,86 @@ export interface EnqueueItem {
  * The caller wakes the workers once it has committed: a NOTIFY inside the write would take PostgreSQL's
  * database-wide notify lock across the commit's fsync and serialise every emit.
  */
-export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[]): Promise<Array<Enqueued | null>> {
+export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], handOff?: HandOff): Promise<Array<EnqueueResult | null>> {
   for (let tries = 1; ; tries++) {
-    const subscribers = new Map<string, Promise<string[]>>();
+    const subscribers = new Map<string, Promise<DbEndpoint[]>>();
     const endpointsOf = ({ event, tenantId }: EnqueueInput) => {
       const key = JSON.stringify([event, tenantId]);
       let found = subscribers.get(key);
       if (!found) {
+        // `.then` once: a query builder is a thenable that runs its query again on every await.
         found = queryOutgoingByEvent(knex, event, tenantId)
-          .select('id')
-          .then((rows: Array<{ id: string }>) => rows.map((r) => r.id));
+          .select(...ENDPOINT_COLUMNS)
+          .then((rows: DbEndpoint[]) => rows);
         subscribers.set(key, found);
       }
       return found;
     };
     const endpoints = await Promise.all(items.map((item) => endpointsOf(item.input)));
     const messages: Array<{ id: string; event: string; tenant_id: string | null; payload: string; at: string; request_id?: string; run_id?: string }> = [];
-    const deliveries: Array<{ id: string; message_id: string; webhook_id: string; at: string }> = [];
-    const results = items.map(({ input, now }, i): Enqueued | null => {
-      const webhookIds = endpoints[i] as string[];
-      if (webhookIds.length === 0) return null;
+    const deliveries: DbNewDelivery[] = [];
+    const leased: ClaimedDelivery[] = [];
+    const results = items.map(({ input, now }, i): EnqueueResult | null => {
+      const subscribed = endpoints[i] as DbEndpoint[];
+      if (subscribed.length === 0) return null;
       const at = now.toISOString();
       const messageId = uuidv7(now.getTime());
       const envelope: Envelope = { id: messageId, event: input.event, version: '1', timestamp: at, data: input.data === undefined ? null : input.data, metadata: input.metadata };
-      messages.push({ id: messageId, event: input.event, tenant_id: input.tenantId, payload: JSON.stringify(envelope), at, request_id: input.origin?.requestId, run_id: input.origin?.runId });
-      const deliveryIds = webhookIds.map((webhookId) => {
+      const message = { id: messageId, event: input.event, tenant_id: input.tenantId, payload: JSON.stringify(envelope), at, request_id: input.origin?.requestId, run_id: input.origin?.runId };
+      messages.push(message);
+      let queued = 0;
+      const deliveryIds = subscribed.map((endpoint) => {
         const id = uuidv7(now.getTime());
-        deliveries.push({ id, message_id: messageId, webhook_id: webhookId, at });
+        const row: DbNewDelivery = { id, message_id: messageId, webhook_id: endpoint.id, status: 'pending', available_at: at, attempts: 0, at };
+        if (handOff?.reserve(endpoint.id)) {
+          row.status = 'sending';
+          row.lease_token = randomUUID();
+          row.lease_owner = handOff.owner;
+          row.available_at = new Date(now.getTime() + Number(endpoint.timeout_ms) + handOff.leaseMarginMs).toISOString();
+          row.attempts = 1;
+          const claimed: DbClaimed = { ...endpoint, id, message_id: messageId, webhook_id: endpoint.id, lease_token: row.lease_token, round_attempts: 1, attempt_count: 1, is_test: false, event: input.event, payload: message.payload, request_id: message.request_id ?? null, run_id: message.run_id ?? null };
+          leased.push(toClaimed(claimed, now, handOff.secrets));
+        } else {
+          queued += 1;
+        }
+        deliveries.push(row);
         return id;
       });
-      return { messageId, deliveryIds };
+      return { messageId, deliveryIds, queued };
     });
     if (messages.length === 0) return results;
     try {
       await knex.raw(INSERT_MESSAGES_AND_DELIVERIES, [JSON.stringify(messages), JSON.stringify(deliveries)]);
-      return results;
     } catch (err) {
+      handOff?.cancel(leased.map((d) => d.webhookId));
       if (tries < ENQUEUE_TRIES && (err as { code?: unknown }).code === SQLSTATE.foreignKeyViolation) continue;
       throw err;
     }
+    if (leased.length > 0) handOff?.deliver(leased);
+    return results;
   }
 }
 
+/** What the outbox write reads of each subscribed endpoint: enough to send to it at once (see HandOff). */
+const ENDPOINT_COLUMNS = ['id', 'url', 'secret', 'previous_secrets', 'is_active', 'tenant_id', 'max_retries', 'retry_delay_ms', 'timeout_ms'] as const;
+type DbEndpoint = Pick<DbClaimed, 'url' | 'secret' | 'previous_secrets' | 'is_active' | 'tenant_id' | 'max_retries' | 'retry_delay_ms' | 'timeout_ms'> & { id: string };
+
+/** A delivery row as the outbox write inserts it: pending, or already leased to this process's worker. */
+interface DbNewDelivery {
+  id: string;
+  message_id: string;
+  webhook_id: string;
+  status: 'pending' | 'sending';
+  available_at: string;
+  lease_token?: string;
+  lease_owner?: string;
+  attempts: number;
+  at: string;
+}
+
 /** The outbox write for one event (see `enqueueEvents`). */
-export async function enqueueEvent(knex: Knex, input: EnqueueInput, options: { now: Date }): Promise<Enqueued | null> {
-  const [enqueued] = await enqueueEvents(knex, [{ input, now: options.now }]);
+export async function enqueueEvent(knex: Knex, input: EnqueueInput, options: { now: Date; handOff?: HandOff }): Promise<EnqueueResult | null> {
+  const [enqueued] = await enqueueEvents(knex, [{ input, now: options.now }], options.handOff);
   return enqueued ?? null;
 }
 

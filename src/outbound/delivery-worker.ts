@@ -105,6 +105,15 @@ export class DeliveryWorker {
   readonly #sendingTo = new Map<string, number>();
   readonly #abort = new AbortController();
   #lastClaimAt = -Infinity;
+  /**
+   * The last claim found every due row it could take (it came back short with no endpoint at its cap), and
+   * nothing has been put back or left pending since: a freed slot then needs no claim, and new deliveries
+   * may be handed over directly (`reserve`), without passing older ones still in the queue.
+   */
+  #caughtUp = false;
+  /** Places taken by `reserve` for rows being written, not yet handed over. */
+  #reserved = 0;
+  #reservationsSettled: (() => void) | null = null;
   #windowFactor = CLAIM_WINDOW_FACTOR.least;
   #lastWideClaimAt = -Infinity;
   #running = false;
@@ -136,6 +145,56 @@ export class DeliveryWorker {
   }
 
   /**
+   * Takes a place for a delivery to `webhookId` that the outbox is writing this moment, to be handed over
+   * once committed (`handOver`) or given back (`cancel`). Refused while stopping, while the queue may hold
+   * older due rows, and when the worker or the endpoint has no room (the row is then left pending, and the
+   * next freed slot looks at the queue).
+   */
+  reserve(webhookId: string): boolean {
+    if (!this.#running || !this.#caughtUp) return false;
+    const held = this.#sending + this.#waiting.length + this.#reserved;
+    if (held >= this.#capacity || (this.#perEndpoint.get(webhookId) ?? 0) >= this.#endpointCapacity) {
+      this.#caughtUp = false;
+      return false;
+    }
+    this.#reserved += 1;
+    this.#perEndpoint.set(webhookId, (this.#perEndpoint.get(webhookId) ?? 0) + 1);
+    return true;
+  }
+
+  /** Gives back places taken for rows that were not written. */
+  cancel(webhookIds: readonly string[]): void {
+    for (const webhookId of webhookIds) this.#endpointDone(webhookId);
+    this.#reservationsDone(webhookIds.length);
+  }
+
+  /** Rows written leased to this worker (their places taken by `reserve`): sent as slots allow. */
+  handOver(deliveries: readonly ClaimedDelivery[]): void {
+    const claimedAt = performance.now();
+    for (const delivery of deliveries) this.#waiting.push({ delivery, claimedAt });
+    this.#reservationsDone(deliveries.length);
+    this.#dispatch();
+  }
+
+  #reservationsDone(count: number): void {
+    this.#reserved -= count;
+    if (this.#reserved === 0) this.#reservationsSettled?.();
+  }
+
+  get #capacity(): number {
+    return this.#options.config.concurrency * (1 + PREFETCH_PER_SLOT);
+  }
+
+  get #endpointCapacity(): number {
+    return this.#options.config.perEndpointConcurrency * (1 + PREFETCH_PER_SLOT);
+  }
+
+  /** A slot was freed or an outcome recorded: the loop looks at the queue again unless it is known to hold nothing for us. */
+  #wakeForWork(): void {
+    if (!this.#caughtUp) this.wake();
+  }
+
+  /**
    * Stops claiming and puts back the rows still waiting for a slot, gives in-flight attempts
    * `stopTimeoutMs` to finish, then aborts the rest (they are recorded as retryable `aborted` attempts, or
    * their leases run out and another worker takes them).
@@ -145,6 +204,17 @@ export class DeliveryWorker {
     this.#running = false;
     this.wake();
     await this.#loop;
+    // Rows being written for this worker right now are handed over (and put back below) once committed;
+    // any that take longer keep their lease until it runs out, and another worker sends them.
+    if (this.#reserved > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#reservationsSettled = resolve;
+        timer = setTimeout(resolve, this.#options.config.stopTimeoutMs);
+      });
+      clearTimeout(timer);
+      this.#reservationsSettled = null;
+    }
     this.#putBack(this.#waiting.splice(0));
     const pending = Promise.allSettled([...this.#inFlight.values()]);
     let timer: NodeJS.Timeout | undefined;
@@ -161,13 +231,13 @@ export class DeliveryWorker {
   async #run(): Promise<void> {
     const { config, knex, logger } = this.#options;
     const now = this.#options.attempt.now;
-    const capacity = config.concurrency * (1 + PREFETCH_PER_SLOT);
+    const capacity = this.#capacity;
     while (this.#running) {
       this.#wakeRequested = false;
       let sleepMs = config.pollMs;
       try {
         this.#dispatch();
-        const held = this.#sending + this.#waiting.length;
+        const held = this.#sending + this.#waiting.length + this.#reserved;
         const room = capacity - held;
         const behind = this.#inFlight.size - this.#sending >= config.concurrency * MAX_UNRECORDED_PER_SLOT;
         const canClaim = room > 0 && !behind;
@@ -184,7 +254,7 @@ export class DeliveryWorker {
             limit: room,
             now: new Date(now()),
             leaseMarginMs: config.leaseMarginMs,
-            perEndpoint: config.perEndpointConcurrency * (1 + PREFETCH_PER_SLOT),
+            perEndpoint: this.#endpointCapacity,
             busy: this.#perEndpoint,
             window: wide ? Math.max(room * CLAIM_WINDOW_FACTOR.most, WIDE_CLAIM_ROWS) : Math.max(room * this.#windowFactor, 64),
           });
@@ -196,10 +266,11 @@ export class DeliveryWorker {
             this.#waiting.push({ delivery, claimedAt });
           }
           this.#dispatch();
+          this.#caughtUp = claimed.length < room && ![...this.#perEndpoint.values()].some((held) => held >= this.#endpointCapacity);
           if (claimed.length === room) continue;
           // Fewer than asked for: sleep until woken — by each of those requests when it is answered, or by
           // new work — or, when none at all, until the earliest row falls due (a retry, a lease running out).
-          const due = claimed.length === 0 ? await nextDueAt(knex) : null;
+          const due = claimed.length === 0 || this.#caughtUp ? await nextDueAt(knex) : null;
           if (due) {
             const wait = due.getTime() - now();
             if (wait > 0) sleepMs = Math.min(Math.max(wait, 5), config.pollMs);
@@ -267,6 +338,7 @@ export class DeliveryWorker {
       .finally(() => {
         for (const r of rows) this.#endpointDone(r.delivery.webhookId);
         this.#inFlight.delete(key);
+        this.#caughtUp = false;
         this.wake();
       });
     this.#inFlight.set(key, run);
@@ -285,11 +357,13 @@ export class DeliveryWorker {
       this.#endpointDone(webhookId);
       // The slot goes to a waiting row at once; the loop claims more.
       if (this.#running) this.#dispatch();
-      this.wake();
+      this.#wakeForWork();
     };
     const run = (async () => {
       try {
         const outcome = await attemptDelivery(this.#options.attempt, delivery, { signal: this.#abort.signal, onSent: release });
+        // A retry is a pending row again: the loop looks at the queue, and learns when it falls due.
+        if (outcome.step.status === 'pending') this.#caughtUp = false;
         if (outcome.completed.disabled) this.#options.onDisabled?.(outcome.completed.disabled, delivery.endpoint.tenantId);
         this.#options.onAttempt?.(delivery, outcome);
       } catch (err) {
@@ -298,7 +372,7 @@ export class DeliveryWorker {
       } finally {
         release();
         this.#inFlight.delete(leaseToken);
-        this.wake();
+        this.#wakeForWork();
       }
     })();
     this.#inFlight.set(leaseToken, run);

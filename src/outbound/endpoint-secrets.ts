@@ -30,7 +30,28 @@ export function activeSecrets(current: string, previous: StoredSecret[] | null |
  */
 export function openActiveSecrets(box: SecretBox, current: string, previous: StoredSecret[] | null | undefined, now: Date): string[] {
   const live = (previous ?? []).filter((p) => Date.parse(p.expiresAt) > now.getTime());
-  return activeSecrets(box.decrypt(current), live.map((p) => ({ ...p, secret: box.decrypt(p.secret) })), now);
+  return activeSecrets(openSecret(box, current), live.map((p) => ({ ...p, secret: openSecret(box, p.secret) })), now);
+}
+
+/** Secrets decrypted lately, per box: every delivery to an endpoint opens the same stored secret. */
+const opened = new WeakMap<SecretBox, Map<string, string>>();
+const OPENED_MAX = 1000;
+
+/** `box.decrypt(stored)`, remembered (a failure is not: it throws every time). */
+function openSecret(box: SecretBox, stored: string): string {
+  let cache = opened.get(box);
+  if (!cache) {
+    cache = new Map();
+    opened.set(box, cache);
+  }
+  let secret = cache.get(stored);
+  if (secret === undefined) {
+    secret = box.decrypt(stored);
+    // First in, first out: a rotation leaves the old entry to age out.
+    if (cache.size >= OPENED_MAX) cache.delete(cache.keys().next().value as string);
+    cache.set(stored, secret);
+  }
+  return secret;
 }
 
 /**

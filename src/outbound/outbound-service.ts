@@ -9,7 +9,7 @@ import { attemptDelivery, type AttemptContext, type AttemptOutcome } from './att
 import { CompletionWriter } from './completion-writer.js';
 import { GroupCommit } from './group-commit.js';
 import { getDelivery, insertTestDelivery, listDeliveries, redeliver } from './delivery-log.js';
-import { enqueueEvent, enqueueEvents, type ClaimedDelivery, type Enqueued, type EnqueueInput, type EnqueueItem } from './delivery-queue.js';
+import { enqueueEvent, enqueueEvents, type ClaimedDelivery, type Enqueued, type EnqueueInput, type EnqueueItem, type EnqueueResult, type HandOff } from './delivery-queue.js';
 import { DeliveryLogPruner, type PruneResult, type RetentionConfig } from './delivery-retention.js';
 import { DeliveryWorker, WORKER_DEFAULTS, type DeliveryWorkerConfig } from './delivery-worker.js';
 import { readHealth, resetHealth } from './endpoint-health.js';
@@ -93,7 +93,9 @@ export class OutboundService {
   readonly #leaseMarginMs: number;
   readonly #completions: CompletionWriter;
   /** Outbox writes of concurrent `publish` calls, batched into one statement. */
-  readonly #outbox: GroupCommit<EnqueueItem, Enqueued | null>;
+  readonly #outbox: GroupCommit<EnqueueItem, EnqueueResult | null>;
+  /** Lets outbox writes hand deliveries straight to this process's worker while it runs. */
+  readonly #handOff: HandOff;
   readonly #retention: RetentionConfig;
   /** The transport this service made itself (and so closes). */
   readonly #ownTransport: HttpTransport | null;
@@ -119,9 +121,17 @@ export class OutboundService {
       throw new AppError('config_invalid', 'outbound.retentionDays must be a number >= 0 and outbound.pruneIntervalMs a number > 0.', { details: this.#retention });
     }
     this.#completions = new CompletionWriter(knex, options.logger);
+    this.#handOff = {
+      owner: workerId,
+      leaseMarginMs: this.#leaseMarginMs,
+      secrets,
+      reserve: (webhookId) => this.#worker?.reserve(webhookId) ?? false,
+      cancel: (webhookIds) => this.#worker?.cancel(webhookIds),
+      deliver: (deliveries) => this.#worker?.handOver(deliveries),
+    };
     this.#outbox = new GroupCommit({
-      writeBatch: (items) => enqueueEvents(knex, items),
-      writeOne: ({ input, now }) => enqueueEvent(knex, input, { now }),
+      writeBatch: (items) => enqueueEvents(knex, items, this.#handOff),
+      writeOne: ({ input, now }) => enqueueEvent(knex, input, { now, handOff: this.#handOff }),
       maxBatch: OUTBOX_BATCH,
       logger: options.logger,
       what: 'outbox writes',
@@ -208,11 +218,15 @@ export class OutboundService {
   /**
    * The outbox write: the message and one delivery per subscribed active endpoint, in one statement
    * (shared with the other `publish` calls of the moment). Resolves once it is committed (then it
-   * survives any crash); null when no endpoint is subscribed.
+   * survives any crash); null when no endpoint is subscribed. Deliveries this process's worker has room
+   * for, while no older ones wait in the queue, are written already leased to it and sent at once; the
+   * rest are written pending, and the workers of every process are woken for them.
    */
   async publish(input: EnqueueInput): Promise<Enqueued | null> {
-    const enqueued = await this.#outbox.submit({ input, now: new Date(this.#now()) });
-    if (enqueued) {
+    const written = await this.#outbox.submit({ input, now: new Date(this.#now()) });
+    if (!written) return null;
+    const { queued, ...enqueued } = written;
+    if (queued > 0) {
       // Other processes' workers: not awaited (the outbox write is what the caller waits for).
       void this.#notifier?.notify();
       this.#worker?.wake();

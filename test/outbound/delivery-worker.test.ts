@@ -290,6 +290,30 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     expect(await send()).toBeLessThan(2000);
   });
 
+  it('hands a published delivery straight to its own idle worker: written already leased to it, with no claim', async () => {
+    const o = await outbound();
+    const ep = endpoint(() => new Promise<number>((resolve) => setTimeout(() => resolve(204), 300)));
+    await o.service.createWebhook({ url: ep.url, events: [ep.event] });
+    // The worker's first claim (at start) found nothing: it knows the queue holds nothing older.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const e = await o.service.publish({ event: ep.event, data: null, tenantId: null, metadata: {} });
+    const [row] = await store.knex('outbound_deliveries').where('id', e!.deliveryIds[0]).select('status', 'lease_owner', 'attempt_count');
+    expect(row).toEqual({ status: 'sending', lease_owner: o.service.workerId, attempt_count: 1 });
+    const seen = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0], 2000);
+    expect(seen.outcome.attempt).toMatchObject({ number: 1, outcome: 'succeeded', worker: o.service.workerId });
+  });
+
+  it('sends in publish order when the worker is full: later deliveries are not handed over past older queued ones', async () => {
+    const o = await outbound({ worker: { concurrency: 1, perEndpointConcurrency: 1 } });
+    const ep = endpoint(() => new Promise<number>((resolve) => setTimeout(() => resolve(204), 30)));
+    await o.service.createWebhook({ url: ep.url, events: [ep.event] });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await o.service.publish({ event: ep.event, data: { i }, tenantId: null, metadata: {} }))!.deliveryIds[0]!);
+    for (const id of ids) await o.waitForAttempt((a) => a.delivery.id === id, 5000);
+    expect(ep.requests().map((r) => r.headers['webhook-id'])).toEqual(ids);
+  });
+
   it("sends another endpoint's delivery queued behind a hanging endpoint's backlog", async () => {
     const publisher = await outbound({ worker: false });
     const hanging = endpoint(() => new Promise(() => undefined));
