@@ -15,7 +15,7 @@
 import { percentile, sleep, startReceivers } from './bench-kit.mjs';
 import http from 'node:http';
 import os from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 
 const events = Number(process.env.BENCH_EVENTS ?? 5000);
@@ -55,17 +55,38 @@ function order(i) {
   return { orderId: `ord_${String(i).padStart(8, '0')}`, customer: { id: 'cus_4242', email: 'ada@example.com' }, amount: 12_345, currency: 'EUR', items: [{ sku: 'sku_1', qty: 2 }, { sku: 'sku_2', qty: 1 }] };
 }
 
-/** CPU time used so far, in ms: this process, and the whole machine (every process: PostgreSQL, receivers, others). */
+/**
+ * CPU time of a local PostgreSQL so far, in ms: its live processes, and the backends that have exited (which
+ * the postmaster's children's times hold). 0 when no postgres process is visible (a remote database).
+ */
+function postgresCpuMs() {
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (!stat.includes('(postgres)')) continue;
+    // Fields after the command: state is field 3; utime, stime, cutime, cstime are fields 14-17.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  }
+  return ticks * 10;
+}
+
+/** CPU time used so far, in ms: this process, PostgreSQL (when local), and the whole machine (every process: PostgreSQL, receivers, others). */
 function cpuNow() {
   const own = process.cpuUsage();
   const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
   // user nice system idle iowait irq softirq steal: busy = all but idle and iowait, in USER_HZ (100/s).
   const busy = ticks.slice(0, 8).reduce((a, b) => a + b, 0) - ticks[3] - ticks[4];
-  return { own: (own.user + own.system) / 1000, machine: busy * 10 };
+  return { own: (own.user + own.system) / 1000, postgres: postgresCpuMs(), machine: busy * 10 };
 }
 function cpuPer(start, count) {
   const end = cpuNow();
-  return { ownMs: (end.own - start.own) / count, machineMs: (end.machine - start.machine) / count };
+  return { ownMs: (end.own - start.own) / count, postgresMs: (end.postgres - start.postgres) / count, machineMs: (end.machine - start.machine) / count };
 }
 
 async function until(check, timeoutMs, what) {
@@ -201,7 +222,7 @@ try {
     console.log(
       `round ${round} engine c=${concurrency}: ${eng.rate.toFixed(0)} deliveries/s  (recorded ${eng.recordedRate.toFixed(0)}/s; emitted ${eng.emitRate.toFixed(0)} events/s)  ` +
         `emit→delivered p50 ${eng.p50} ms  p99 ${eng.p99} ms  duplicates ${eng.duplicates}  ratio ${(eng.rate / bare.rate).toFixed(2)}  ` +
-        `cpu/delivery: this process ${eng.cpu.ownMs.toFixed(3)} ms, machine ${eng.cpu.machineMs.toFixed(3)} ms`,
+        `cpu/delivery: this process ${eng.cpu.ownMs.toFixed(3)} ms, PostgreSQL ${eng.cpu.postgresMs.toFixed(3)} ms, machine ${eng.cpu.machineMs.toFixed(3)} ms`,
     );
     const paced = await pacedRound(pacedRate, pacedSeconds);
     results.paced.push(paced);
