@@ -84,8 +84,8 @@ export interface HandOff {
   reserve(webhookId: string): boolean;
   /** Gives back places taken for rows that were not written. */
   cancel(webhookIds: readonly string[]): void;
-  /** The rows written leased to the worker, once committed. */
-  deliver(deliveries: ClaimedDelivery[]): void;
+  /** The rows written leased to the worker, once committed, each with the moment its lease counts from. */
+  deliver(leased: Array<{ delivery: ClaimedDelivery; leasedAt: number }>): void;
 }
 
 /** An event to enqueue, with the moment it was emitted (the envelope's `timestamp`). */
@@ -120,8 +120,8 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
     const endpoints = await Promise.all(items.map((item) => endpointsOf(item.input)));
     const messages: Array<{ id: string; event: string; tenant_id: string | null; payload: string; at: string; request_id?: string; run_id?: string }> = [];
     const deliveries: DbNewDelivery[] = [];
-    const leased: ClaimedDelivery[] = [];
-    const results = items.map(({ input, now }, i): EnqueueResult | null => {
+    const leased: Array<{ delivery: ClaimedDelivery; leasedAt: number }> = [];
+    const build = () => items.map(({ input, now }, i): EnqueueResult | null => {
       const subscribed = endpoints[i] as DbEndpoint[];
       if (subscribed.length === 0) return null;
       const at = now.toISOString();
@@ -133,6 +133,7 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
       const deliveryIds = subscribed.map((endpoint) => {
         const id = uuidv7(now.getTime());
         const row: DbNewDelivery = { id, message_id: messageId, webhook_id: endpoint.id, status: 'pending', available_at: at, attempts: 0, at };
+        deliveries.push(row);
         if (handOff?.reserve(endpoint.id)) {
           row.status = 'sending';
           row.lease_token = randomUUID();
@@ -140,20 +141,21 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
           row.available_at = new Date(now.getTime() + Number(endpoint.timeout_ms) + handOff.leaseMarginMs).toISOString();
           row.attempts = 1;
           const claimed: DbClaimed = { ...endpoint, id, message_id: messageId, webhook_id: endpoint.id, lease_token: row.lease_token, round_attempts: 1, attempt_count: 1, is_test: false, event: input.event, payload: message.payload, request_id: message.request_id ?? null, run_id: message.run_id ?? null };
-          leased.push(toClaimed(claimed, now, handOff.secrets));
+          leased.push({ delivery: toClaimed(claimed, now, handOff.secrets), leasedAt: now.getTime() });
         } else {
           queued += 1;
         }
-        deliveries.push(row);
         return id;
       });
       return { messageId, deliveryIds, queued };
     });
-    if (messages.length === 0) return results;
+    let results: Array<EnqueueResult | null>;
     try {
-      await knex.raw(INSERT_MESSAGES_AND_DELIVERIES, [JSON.stringify(messages), JSON.stringify(deliveries)]);
+      results = build();
+      if (messages.length > 0) await knex.raw(INSERT_MESSAGES_AND_DELIVERIES, [JSON.stringify(messages), JSON.stringify(deliveries)]);
     } catch (err) {
-      handOff?.cancel(leased.map((d) => d.webhookId));
+      // The places taken for rows that were not written.
+      handOff?.cancel(deliveries.filter((d) => d.status === 'sending').map((d) => d.webhook_id));
       if (tries < ENQUEUE_TRIES && (err as { code?: unknown }).code === SQLSTATE.foreignKeyViolation) continue;
       throw err;
     }

@@ -107,10 +107,13 @@ export class DeliveryWorker {
   #lastClaimAt = -Infinity;
   /**
    * The last claim found every due row it could take (it came back short with no endpoint at its cap), and
-   * nothing has been put back or left pending since: a freed slot then needs no claim, and new deliveries
-   * may be handed over directly (`reserve`), without passing older ones still in the queue.
+   * nothing has been put back, left pending or announced since: a freed slot then needs no claim, and new
+   * deliveries may be handed over directly (`reserve`), without passing older ones still in the queue.
    */
   #caughtUp = false;
+  /** A claim is running; `#changed` says whether anything made the queue's state unknown meanwhile. */
+  #claiming = false;
+  #changed = false;
   /** Places taken by `reserve` for rows being written, not yet handed over. */
   #reserved = 0;
   #reservationsSettled: (() => void) | null = null;
@@ -138,23 +141,41 @@ export class DeliveryWorker {
     this.#loop = this.#run();
   }
 
-  /** Asks the loop to look at the queue now (cheap; calls coalesce). */
+  /** There may be new due rows (an emit left some pending, a NOTIFY, a redelivery): the loop looks at the queue now (cheap; calls coalesce). */
   wake(): void {
+    this.#notCaughtUp();
+    this.#wakeLoop();
+  }
+
+  #wakeLoop(): void {
     this.#wakeRequested = true;
     this.#wakeSleeper?.();
+  }
+
+  /** The queue may hold due rows for this worker that no claim has seen. */
+  #notCaughtUp(): void {
+    this.#caughtUp = false;
+    this.#changed = true;
   }
 
   /**
    * Takes a place for a delivery to `webhookId` that the outbox is writing this moment, to be handed over
    * once committed (`handOver`) or given back (`cancel`). Refused while stopping, while the queue may hold
-   * older due rows, and when the worker or the endpoint has no room (the row is then left pending, and the
-   * next freed slot looks at the queue).
+   * older due rows, while a claim runs (it counts its room from before), while outcomes are not being
+   * recorded fast enough, and when the worker or the endpoint has no room: the row is then left pending,
+   * and the worker looks at the queue again.
    */
   reserve(webhookId: string): boolean {
-    if (!this.#running || !this.#caughtUp) return false;
+    if (!this.#running) return false;
     const held = this.#sending + this.#waiting.length + this.#reserved;
-    if (held >= this.#capacity || (this.#perEndpoint.get(webhookId) ?? 0) >= this.#endpointCapacity) {
-      this.#caughtUp = false;
+    const refused =
+      !this.#caughtUp ||
+      this.#claiming ||
+      this.#behind ||
+      held >= this.#capacity ||
+      (this.#perEndpoint.get(webhookId) ?? 0) >= this.#endpointCapacity;
+    if (refused) {
+      this.#notCaughtUp();
       return false;
     }
     this.#reserved += 1;
@@ -168,11 +189,19 @@ export class DeliveryWorker {
     this.#reservationsDone(webhookIds.length);
   }
 
-  /** Rows written leased to this worker (their places taken by `reserve`): sent as slots allow. */
-  handOver(deliveries: readonly ClaimedDelivery[]): void {
-    const claimedAt = performance.now();
-    for (const delivery of deliveries) this.#waiting.push({ delivery, claimedAt });
-    this.#reservationsDone(deliveries.length);
+  /**
+   * Rows written leased to this worker (their places taken by `reserve`), each with the moment its lease
+   * was counted from: sent as slots allow, or put back when the worker has stopped meanwhile.
+   */
+  handOver(leased: ReadonlyArray<{ delivery: ClaimedDelivery; leasedAt: number }>): void {
+    const nowMs = this.#options.attempt.now();
+    const rows = leased.map(({ delivery, leasedAt }) => ({ delivery, claimedAt: performance.now() - Math.max(0, nowMs - leasedAt) }));
+    this.#reservationsDone(rows.length);
+    if (!this.#running) {
+      this.#putBack(rows);
+      return;
+    }
+    this.#waiting.push(...rows);
     this.#dispatch();
   }
 
@@ -189,9 +218,14 @@ export class DeliveryWorker {
     return this.#options.config.perEndpointConcurrency * (1 + PREFETCH_PER_SLOT);
   }
 
+  /** Attempts sent but not yet recorded are too many (the database is behind): nothing more is taken on. */
+  get #behind(): boolean {
+    return this.#inFlight.size - this.#sending >= this.#options.config.concurrency * MAX_UNRECORDED_PER_SLOT;
+  }
+
   /** A slot was freed or an outcome recorded: the loop looks at the queue again unless it is known to hold nothing for us. */
   #wakeForWork(): void {
-    if (!this.#caughtUp) this.wake();
+    if (!this.#caughtUp) this.#wakeLoop();
   }
 
   /**
@@ -239,8 +273,7 @@ export class DeliveryWorker {
         this.#dispatch();
         const held = this.#sending + this.#waiting.length + this.#reserved;
         const room = capacity - held;
-        const behind = this.#inFlight.size - this.#sending >= config.concurrency * MAX_UNRECORDED_PER_SLOT;
-        const canClaim = room > 0 && !behind;
+        const canClaim = room > 0 && !this.#behind;
         const coalesceMs = held === 0 || room >= Math.ceil(capacity * CLAIM_BATCH_SHARE) ? 0 : CLAIM_COALESCE_MS - (performance.now() - this.#lastClaimAt);
         if (canClaim && coalesceMs > 0) {
           sleepMs = coalesceMs;
@@ -248,6 +281,8 @@ export class DeliveryWorker {
           this.#lastClaimAt = performance.now();
           const wide = this.#lastClaimAt - this.#lastWideClaimAt >= WIDE_CLAIM_EVERY_MS;
           if (wide) this.#lastWideClaimAt = this.#lastClaimAt;
+          this.#claiming = true;
+          this.#changed = false;
           const claimed = await claimDeliveries(knex, {
             secrets: this.#options.secrets,
             owner: this.#options.attempt.worker,
@@ -257,6 +292,8 @@ export class DeliveryWorker {
             perEndpoint: this.#endpointCapacity,
             busy: this.#perEndpoint,
             window: wide ? Math.max(room * CLAIM_WINDOW_FACTOR.most, WIDE_CLAIM_ROWS) : Math.max(room * this.#windowFactor, 64),
+          }).finally(() => {
+            this.#claiming = false;
           });
           this.#windowFactor =
             claimed.length === 0 ? Math.min(this.#windowFactor * 2, CLAIM_WINDOW_FACTOR.most) : Math.max(this.#windowFactor / 2, CLAIM_WINDOW_FACTOR.least);
@@ -266,14 +303,17 @@ export class DeliveryWorker {
             this.#waiting.push({ delivery, claimedAt });
           }
           this.#dispatch();
-          this.#caughtUp = claimed.length < room && ![...this.#perEndpoint.values()].some((held) => held >= this.#endpointCapacity);
-          if (claimed.length === room) continue;
-          // Fewer than asked for: sleep until woken — by each of those requests when it is answered, or by
-          // new work — or, when none at all, until the earliest row falls due (a retry, a lease running out).
+          // Anything that happened while the claim ran (a row left pending, a retry, a wake-up) gets a fresh look.
+          if (this.#changed || claimed.length === room) continue;
+          this.#caughtUp = ![...this.#perEndpoint.values()].some((held) => held >= this.#endpointCapacity);
+          // Fewer than asked for: sleep until woken — by each of those requests when it is answered (unless
+          // caught up), or by new work — or until the earliest row falls due (a retry, a lease running out).
           const due = claimed.length === 0 || this.#caughtUp ? await nextDueAt(knex) : null;
           if (due) {
             const wait = due.getTime() - now();
             if (wait > 0) sleepMs = Math.min(Math.max(wait, 5), config.pollMs);
+            // Due but not claimable (locked by another process's claim, or beyond the window): not caught up.
+            else if (claimed.length === 0) this.#caughtUp = false;
           }
         }
       } catch (err) {
@@ -338,7 +378,6 @@ export class DeliveryWorker {
       .finally(() => {
         for (const r of rows) this.#endpointDone(r.delivery.webhookId);
         this.#inFlight.delete(key);
-        this.#caughtUp = false;
         this.wake();
       });
     this.#inFlight.set(key, run);
@@ -363,7 +402,7 @@ export class DeliveryWorker {
       try {
         const outcome = await attemptDelivery(this.#options.attempt, delivery, { signal: this.#abort.signal, onSent: release });
         // A retry is a pending row again: the loop looks at the queue, and learns when it falls due.
-        if (outcome.step.status === 'pending') this.#caughtUp = false;
+        if (outcome.step.status === 'pending') this.#notCaughtUp();
         if (outcome.completed.disabled) this.#options.onDisabled?.(outcome.completed.disabled, delivery.endpoint.tenantId);
         this.#options.onAttempt?.(delivery, outcome);
       } catch (err) {

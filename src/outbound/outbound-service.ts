@@ -100,6 +100,8 @@ export class OutboundService {
   /** The transport this service made itself (and so closes). */
   readonly #ownTransport: HttpTransport | null;
   #worker: DeliveryWorker | null = null;
+  /** The worker `reserve` was last asked of (kept after stop, for rows whose write was still running). */
+  #handOffWorker: DeliveryWorker | null = null;
   #pruner: DeliveryLogPruner | null = null;
   #listener: PgListener | null = null;
   #notifier: PgNotifier | null = null;
@@ -127,7 +129,8 @@ export class OutboundService {
       secrets,
       reserve: (webhookId) => this.#worker?.reserve(webhookId) ?? false,
       cancel: (webhookIds) => this.#worker?.cancel(webhookIds),
-      deliver: (deliveries) => this.#worker?.handOver(deliveries),
+      // The worker that took the places, even if it has stopped meanwhile: it puts the rows back.
+      deliver: (leased) => this.#handOffWorker?.handOver(leased),
     };
     this.#outbox = new GroupCommit({
       writeBatch: (items) => enqueueEvents(knex, items, this.#handOff),
@@ -184,6 +187,7 @@ export class OutboundService {
       onReleased: () => void this.#notifier?.notify(),
     });
     this.#worker.start();
+    this.#handOffWorker = this.#worker;
     this.#pruner = this.#makePruner();
     this.#pruner.start();
     if (this.#channel) {

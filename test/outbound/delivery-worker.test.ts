@@ -303,8 +303,24 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     expect(seen.outcome.attempt).toMatchObject({ number: 1, outcome: 'succeeded', worker: o.service.workerId });
   });
 
-  it('sends in publish order when the worker is full: later deliveries are not handed over past older queued ones', async () => {
-    const o = await outbound({ worker: { concurrency: 1, perEndpointConcurrency: 1 } });
+  it('retries on time while every other delivery goes by hand-over (no poll for 20 s)', async () => {
+    const o = await outbound({ worker: { pollMs: 20_000 } });
+    let calls = 0;
+    const ep = endpoint(() => (++calls === 1 ? 503 : 204));
+    await o.service.createWebhook({ url: ep.url, events: [ep.event], retryDelayMs: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const e = await o.service.publish({ event: ep.event, data: null, tenantId: null, metadata: {} });
+    const first = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
+    expect(first.outcome.step.status).toBe('pending');
+    const t0 = Date.now();
+    const second = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0] && a.outcome.step.status === 'succeeded', 5000);
+    // Back-off of 100 ms with jitter: well under a second, not the 20 s poll.
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(second.outcome.attempt?.number).toBe(2);
+  });
+
+  it('sends in publish order when the worker is full: later deliveries are not handed over past older queued ones, and queued ones go as slots free (no poll for 20 s)', async () => {
+    const o = await outbound({ worker: { concurrency: 1, perEndpointConcurrency: 1, pollMs: 20_000 } });
     const ep = endpoint(() => new Promise<number>((resolve) => setTimeout(() => resolve(204), 30)));
     await o.service.createWebhook({ url: ep.url, events: [ep.event] });
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -320,11 +336,12 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     const ok = endpoint(() => 204);
     await publisher.service.createWebhook({ url: hanging.url, events: [hanging.event], maxRetries: 0, timeoutMs: 10_000 });
     await publisher.service.createWebhook({ url: ok.url, events: [ok.event] });
+    // Running before the rows come, so that its first claim (which looks far) finds none of them.
+    const worker = await outbound({ worker: { concurrency: 4, perEndpointConcurrency: 2, stopTimeoutMs: 100 } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
     // Far more rows in front than an ordinary claim looks through (twice its room, at least 64).
     const backlog = await Promise.all(Array.from({ length: 600 }, () => publisher.service.publish({ event: hanging.event, data: null, tenantId: null, metadata: {} })));
     const behind = await publisher.service.publish({ event: ok.event, data: null, tenantId: null, metadata: {} });
-
-    const worker = await outbound({ worker: { concurrency: 4, perEndpointConcurrency: 2, stopTimeoutMs: 100 } });
     const seen = await worker.waitForAttempt((a) => a.delivery.id === behind!.deliveryIds[0], 5000);
     expect(seen.outcome.step.status).toBe('succeeded');
     // Meanwhile the hanging endpoint holds its two slots and no more.
