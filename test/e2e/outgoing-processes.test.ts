@@ -150,3 +150,53 @@ describe('kill -9 of a process mid-delivery loses nothing', () => {
     expect(delivery!.status).toBe('succeeded');
   });
 });
+
+describe('kill -9 of a process holding deliveries it took straight from its own emits', () => {
+  let db: Awaited<ReturnType<typeof openSchema>>;
+  let publisher: OutboundService;
+  let receiver: Receiver;
+  const children: EngineProcess[] = [];
+  let hang = true;
+
+  beforeAll(async () => {
+    db = await openSchema('hg_outhand');
+    receiver = await startReceiver(() => (hang ? new Promise(() => undefined) : 204));
+    // Only to create the webhook and read the log; the engine processes emit and deliver.
+    publisher = new OutboundService({ store: db.store, logger: createSilentLogger(), allowInsecureUrls: true, allowPrivateNetworks: true, worker: false });
+    await publisher.start();
+  });
+  afterAll(async () => {
+    await Promise.all(children.map((c) => c.stop()));
+    await publisher?.stop();
+    await receiver?.close();
+    await db?.drop();
+  });
+
+  it('loses none: they were written leased to it, and are sent again once the leases run out', async () => {
+    await publisher.createWebhook({ url: `${receiver.url}/handed`, timeoutMs: 1500, maxRetries: 3, retryDelayMs: 50 });
+    const first = await spawnEngineProcess(env(db.store));
+    children.push(first);
+    // Its first claim found the queue empty, so its emits are handed to its own worker.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await fetch(`${first.baseUrl}/admin/api/events`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789abcdef', 'content-type': 'application/json' }, body: JSON.stringify({ event: 'job.done', data: { i } }) });
+      expect(res.status).toBe(202);
+    }
+    const rows: Array<{ id: string; status: string; lease_owner: string | null; attempt_count: number }> = await db.store.knex('outbound_deliveries').select('id', 'status', 'lease_owner', 'attempt_count');
+    ids.push(...rows.map((r) => r.id));
+    // Written leased to the emitting process (4 sending, 2 waiting for a slot), never pending.
+    expect(rows).toHaveLength(6);
+    for (const row of rows) expect(row).toMatchObject({ status: 'sending', lease_owner: expect.stringContaining(`:${first.pid}:`), attempt_count: 1 });
+    await receiver.waitForRequests(4);
+    await first.kill9();
+    hang = false;
+
+    const second = await spawnEngineProcess(env(db.store));
+    children.push(second);
+    await waitFor(async () => ((await statuses(db.store)).succeeded === 6 ? true : undefined), 20_000, 'all 6 deliveries to succeed');
+    const attempts: Array<{ delivery_id: string; attempt_number: number; worker: string }> = await db.store.knex('outbound_attempts').whereIn('delivery_id', ids);
+    expect(attempts).toHaveLength(6);
+    for (const attempt of attempts) expect(attempt).toMatchObject({ attempt_number: 2, worker: expect.stringContaining(`:${second.pid}:`) });
+  });
+});
