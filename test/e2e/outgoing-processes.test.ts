@@ -40,6 +40,34 @@ async function statuses(store: KnexStore): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 
+/**
+ * For a crash test: a schema of its own, a receiver that hangs every request until `hang` is set false, an
+ * outbox-only service in this process (to create webhooks and read the log; the engine processes deliver),
+ * and the spawned processes to stop at the end.
+ */
+function crashFixture(prefix: string) {
+  const f = { hang: true, children: [] as EngineProcess[] } as {
+    db: Awaited<ReturnType<typeof openSchema>>;
+    publisher: OutboundService;
+    receiver: Receiver;
+    children: EngineProcess[];
+    hang: boolean;
+  };
+  beforeAll(async () => {
+    f.db = await openSchema(prefix);
+    f.receiver = await startReceiver(() => (f.hang ? new Promise(() => undefined) : 204));
+    f.publisher = new OutboundService({ store: f.db.store, logger: createSilentLogger(), allowInsecureUrls: true, allowPrivateNetworks: true, worker: false });
+    await f.publisher.start();
+  });
+  afterAll(async () => {
+    await Promise.all(f.children.map((c) => c.stop()));
+    await f.publisher?.stop();
+    await f.receiver?.close();
+    await f.db?.drop();
+  });
+  return f;
+}
+
 describe('two engine processes share one delivery queue', () => {
   let db: Awaited<ReturnType<typeof openSchema>>;
   let a: TestEngine;
@@ -84,58 +112,40 @@ describe('two engine processes share one delivery queue', () => {
 });
 
 describe('kill -9 of a process mid-delivery loses nothing', () => {
-  let db: Awaited<ReturnType<typeof openSchema>>;
-  let publisher: OutboundService;
-  let receiver: Receiver;
-  const children: EngineProcess[] = [];
-  let hang = true;
-
-  beforeAll(async () => {
-    db = await openSchema('hg_outcrash');
-    receiver = await startReceiver(() => (hang ? new Promise(() => undefined) : 204));
-    // This process only writes to the outbox; the engine processes deliver.
-    publisher = new OutboundService({ store: db.store, logger: createSilentLogger(), allowInsecureUrls: true, allowPrivateNetworks: true, worker: false });
-    await publisher.start();
-  });
-  afterAll(async () => {
-    await Promise.all(children.map((c) => c.stop()));
-    await publisher?.stop();
-    await receiver?.close();
-    await db?.drop();
-  });
+  const f = crashFixture('hg_outcrash');
 
   it('after a restart every delivery completes; the ones in flight at the crash are sent again', async () => {
-    const { webhook } = await publisher.createWebhook({ url: `${receiver.url}/crash`, timeoutMs: 1500, maxRetries: 3, retryDelayMs: 50 });
-    const first = await spawnEngineProcess(env(db.store));
-    children.push(first);
+    const { webhook } = await f.publisher.createWebhook({ url: `${f.receiver.url}/crash`, timeoutMs: 1500, maxRetries: 3, retryDelayMs: 50 });
+    const first = await spawnEngineProcess(env(f.db.store));
+    f.children.push(first);
     const ids: string[] = [];
-    for (let i = 0; i < 10; i++) ids.push(...(await publisher.publish({ event: 'job.done', data: { i }, tenantId: null, metadata: {} }))!.deliveryIds);
+    for (let i = 0; i < 10; i++) ids.push(...(await f.publisher.publish({ event: 'job.done', data: { i }, tenantId: null, metadata: {} }))!.deliveryIds);
 
     // The first process holds 4 deliveries (its per-endpoint cap) in flight, waiting on the receiver, and
     // as many more claimed, waiting for a slot…
-    const inFlight = await receiver.waitForRequests(4);
-    const leasedRows = () => db.store.knex('outbound_deliveries').where('status', 'sending').select('id', 'available_at') as Promise<Array<{ id: string; available_at: Date }>>;
+    const inFlight = await f.receiver.waitForRequests(4);
+    const leasedRows = () => f.db.store.knex('outbound_deliveries').where('status', 'sending').select('id', 'available_at') as Promise<Array<{ id: string; available_at: Date }>>;
     await waitFor(async () => ((await leasedRows()).length === 8 ? true : undefined), 5000, '8 leased deliveries');
     const killedAt = Date.now();
     await first.kill9();
-    hang = false;
+    f.hang = false;
     const leased = await leasedRows();
     expect(leased.map((l) => l.id)).toEqual(expect.arrayContaining(inFlight.map((r) => r.headers['webhook-id'])));
 
     // …and a restarted process finishes everything: the pending ones at once, the leased ones when their lease ends.
-    const second = await spawnEngineProcess(env(db.store));
-    children.push(second);
-    await waitFor(async () => ((await statuses(db.store)).succeeded === 10 ? true : undefined), 20_000, 'all 10 deliveries to succeed');
+    const second = await spawnEngineProcess(env(f.db.store));
+    f.children.push(second);
+    await waitFor(async () => ((await statuses(f.db.store)).succeeded === 10 ? true : undefined), 20_000, 'all 10 deliveries to succeed');
 
     const received = new Map<string, number>();
-    for (const r of receiver.requests) received.set(r.headers['webhook-id'] as string, (received.get(r.headers['webhook-id'] as string) ?? 0) + 1);
+    for (const r of f.receiver.requests) received.set(r.headers['webhook-id'] as string, (received.get(r.headers['webhook-id'] as string) ?? 0) + 1);
     expect(new Set(received.keys())).toEqual(new Set(ids));
     const lost = new Set(inFlight.map((r) => r.headers['webhook-id'] as string));
     for (const id of ids) expect(received.get(id), id).toBe(lost.has(id) ? 2 : 1);
 
     // The attempt lost with the first process (sent, or only claimed) left a gap (number 1); the retry is
     // number 2, by the second process, once the lease had run out.
-    const attempts: Array<{ delivery_id: string; attempt_number: number; worker: string; started_at: Date }> = await db.store
+    const attempts: Array<{ delivery_id: string; attempt_number: number; worker: string; started_at: Date }> = await f.db.store
       .knex('outbound_attempts')
       .whereIn('delivery_id', leased.map((l) => l.id));
     expect(attempts).toHaveLength(8);
@@ -146,36 +156,18 @@ describe('kill -9 of a process mid-delivery loses nothing', () => {
       expect(new Date(attempt.started_at).getTime()).toBeGreaterThanOrEqual(new Date(lease.available_at).getTime());
     }
     expect(Date.now() - killedAt).toBeLessThan(15_000);
-    const [delivery] = await publisher.listDeliveries({ webhookId: webhook.id, limit: 10 });
+    const [delivery] = await f.publisher.listDeliveries({ webhookId: webhook.id, limit: 10 });
     expect(delivery!.status).toBe('succeeded');
   });
 });
 
 describe('kill -9 of a process holding deliveries it took straight from its own emits', () => {
-  let db: Awaited<ReturnType<typeof openSchema>>;
-  let publisher: OutboundService;
-  let receiver: Receiver;
-  const children: EngineProcess[] = [];
-  let hang = true;
-
-  beforeAll(async () => {
-    db = await openSchema('hg_outhand');
-    receiver = await startReceiver(() => (hang ? new Promise(() => undefined) : 204));
-    // Only to create the webhook and read the log; the engine processes emit and deliver.
-    publisher = new OutboundService({ store: db.store, logger: createSilentLogger(), allowInsecureUrls: true, allowPrivateNetworks: true, worker: false });
-    await publisher.start();
-  });
-  afterAll(async () => {
-    await Promise.all(children.map((c) => c.stop()));
-    await publisher?.stop();
-    await receiver?.close();
-    await db?.drop();
-  });
+  const f = crashFixture('hg_outhand');
 
   it('loses none: they were written leased to it, and are sent again once the leases run out', async () => {
-    await publisher.createWebhook({ url: `${receiver.url}/handed`, timeoutMs: 1500, maxRetries: 3, retryDelayMs: 50 });
-    const first = await spawnEngineProcess(env(db.store));
-    children.push(first);
+    await f.publisher.createWebhook({ url: `${f.receiver.url}/handed`, timeoutMs: 1500, maxRetries: 3, retryDelayMs: 50 });
+    const first = await spawnEngineProcess(env(f.db.store));
+    f.children.push(first);
     // Its first claim found the queue empty, so its emits are handed to its own worker.
     await new Promise((resolve) => setTimeout(resolve, 500));
     const ids: string[] = [];
@@ -183,19 +175,19 @@ describe('kill -9 of a process holding deliveries it took straight from its own 
       const res = await fetch(`${first.baseUrl}/admin/api/events`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789abcdef', 'content-type': 'application/json' }, body: JSON.stringify({ event: 'job.done', data: { i } }) });
       expect(res.status).toBe(202);
     }
-    const rows: Array<{ id: string; status: string; lease_owner: string | null; attempt_count: number }> = await db.store.knex('outbound_deliveries').select('id', 'status', 'lease_owner', 'attempt_count');
+    const rows: Array<{ id: string; status: string; lease_owner: string | null; attempt_count: number }> = await f.db.store.knex('outbound_deliveries').select('id', 'status', 'lease_owner', 'attempt_count');
     ids.push(...rows.map((r) => r.id));
     // Written leased to the emitting process (4 sending, 2 waiting for a slot), never pending.
     expect(rows).toHaveLength(6);
     for (const row of rows) expect(row).toMatchObject({ status: 'sending', lease_owner: expect.stringContaining(`:${first.pid}:`), attempt_count: 1 });
-    await receiver.waitForRequests(4);
+    await f.receiver.waitForRequests(4);
     await first.kill9();
-    hang = false;
+    f.hang = false;
 
-    const second = await spawnEngineProcess(env(db.store));
-    children.push(second);
-    await waitFor(async () => ((await statuses(db.store)).succeeded === 6 ? true : undefined), 20_000, 'all 6 deliveries to succeed');
-    const attempts: Array<{ delivery_id: string; attempt_number: number; worker: string }> = await db.store.knex('outbound_attempts').whereIn('delivery_id', ids);
+    const second = await spawnEngineProcess(env(f.db.store));
+    f.children.push(second);
+    await waitFor(async () => ((await statuses(f.db.store)).succeeded === 6 ? true : undefined), 20_000, 'all 6 deliveries to succeed');
+    const attempts: Array<{ delivery_id: string; attempt_number: number; worker: string }> = await f.db.store.knex('outbound_attempts').whereIn('delivery_id', ids);
     expect(attempts).toHaveLength(6);
     for (const attempt of attempts) expect(attempt).toMatchObject({ attempt_number: 2, worker: expect.stringContaining(`:${second.pid}:`) });
   });
