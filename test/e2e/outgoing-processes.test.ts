@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/logger.js';
 import { OutboundService } from '../../src/outbound/index.js';
+import { rowsOf } from '../../src/outbound/rows.js';
 import { createStore, type KnexStore } from '../../src/store/index.js';
 import { startTestEngine, waitFor, type TestEngine } from '../helpers/engine.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
@@ -55,7 +56,10 @@ function crashFixture(prefix: string) {
   };
   beforeAll(async () => {
     f.db = await openSchema(prefix);
-    f.receiver = await startReceiver(() => (f.hang ? new Promise(() => undefined) : 204));
+    // `/probe…` answers after 300 ms whatever `hang` says.
+    f.receiver = await startReceiver((req) =>
+      req.path.startsWith('/probe') ? new Promise((resolve) => setTimeout(() => resolve(204), 300)) : f.hang ? new Promise(() => undefined) : 204,
+    );
     f.publisher = new OutboundService({ store: f.db.store, logger: createSilentLogger(), allowInsecureUrls: true, allowPrivateNetworks: true, worker: false });
     await f.publisher.start();
   });
@@ -165,29 +169,46 @@ describe('kill -9 of a process holding deliveries it took straight from its own 
   const f = crashFixture('hg_outhand');
 
   it('loses none: they were written leased to it, and are sent again once the leases run out', async () => {
-    await f.publisher.createWebhook({ url: `${f.receiver.url}/handed`, timeoutMs: 1500, maxRetries: 3, retryDelayMs: 50 });
+    const jobs = await f.publisher.createWebhook({ url: `${f.receiver.url}/handed`, events: ['job.done'], timeoutMs: 1500, maxRetries: 3, retryDelayMs: 50 });
+    const probes = await f.publisher.createWebhook({ url: `${f.receiver.url}/probe`, events: ['probe'] });
     const first = await spawnEngineProcess(env(f.db.store));
     f.children.push(first);
-    // Its first claim found the queue empty, so its emits are handed to its own worker.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const ids: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const res = await fetch(`${first.baseUrl}/admin/api/events`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789abcdef', 'content-type': 'application/json' }, body: JSON.stringify({ event: 'job.done', data: { i } }) });
+    const emit = async (event: string, data: unknown) => {
+      const res = await fetch(`${first.baseUrl}/admin/api/events`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789abcdef', 'content-type': 'application/json' }, body: JSON.stringify({ event, data }) });
       expect(res.status).toBe(202);
-    }
-    const rows: Array<{ id: string; status: string; lease_owner: string | null; attempt_count: number }> = await f.db.store.knex('outbound_deliveries').select('id', 'status', 'lease_owner', 'attempt_count');
-    ids.push(...rows.map((r) => r.id));
+    };
+    // Each delivery row of an endpoint, and whether it is still the version the outbox write made: leased by
+    // that write (a hand-off), not by a claim after it.
+    const deliveryRows = async (webhookId: string) =>
+      rowsOf<{ id: string; status: string; lease_owner: string | null; attempt_count: number; as_written: boolean }>(
+        await f.db.store.knex.raw(
+          `select d.id, d.status, d.lease_owner, d.attempt_count, d.xmin = m.xmin as as_written
+           from outbound_deliveries d join outbound_messages m on m.id = d.message_id where d.webhook_id = ? order by d.id`,
+          [webhookId],
+        ),
+      );
+    // Once its worker's claims have found the queue empty, its emits are handed straight to it: one probe at a time until one is.
+    await waitFor(async () => {
+      await emit('probe', {});
+      const last = (await deliveryRows(probes.webhook.id)).at(-1);
+      if (last?.status === 'sending' && last.as_written) return true;
+      await waitFor(async () => ((await deliveryRows(probes.webhook.id)).at(-1)?.status === 'succeeded' ? true : undefined), 5000, 'the probe');
+      return undefined;
+    }, 10_000, 'an emit handed to the worker');
+
+    for (let i = 0; i < 6; i++) await emit('job.done', { i });
+    const rows = await deliveryRows(jobs.webhook.id);
     // Written leased to the emitting process (4 sending, 2 waiting for a slot), never pending.
     expect(rows).toHaveLength(6);
-    for (const row of rows) expect(row).toMatchObject({ status: 'sending', lease_owner: expect.stringContaining(`:${first.pid}:`), attempt_count: 1 });
-    await f.receiver.waitForRequests(4);
+    for (const row of rows) expect(row).toMatchObject({ status: 'sending', lease_owner: expect.stringContaining(`:${first.pid}:`), attempt_count: 1, as_written: true });
+    await waitFor(() => (f.receiver.requests.filter((r) => r.path === '/handed').length === 4 ? true : undefined), 5000, '4 requests in flight');
     await first.kill9();
     f.hang = false;
 
     const second = await spawnEngineProcess(env(f.db.store));
     f.children.push(second);
-    await waitFor(async () => ((await statuses(f.db.store)).succeeded === 6 ? true : undefined), 20_000, 'all 6 deliveries to succeed');
-    const attempts: Array<{ delivery_id: string; attempt_number: number; worker: string }> = await f.db.store.knex('outbound_attempts').whereIn('delivery_id', ids);
+    await waitFor(async () => ((await deliveryRows(jobs.webhook.id)).every((r) => r.status === 'succeeded') ? true : undefined), 20_000, 'all 6 deliveries to succeed');
+    const attempts: Array<{ delivery_id: string; attempt_number: number; worker: string }> = await f.db.store.knex('outbound_attempts').whereIn('delivery_id', rows.map((r) => r.id));
     expect(attempts).toHaveLength(6);
     for (const attempt of attempts) expect(attempt).toMatchObject({ attempt_number: 2, worker: expect.stringContaining(`:${second.pid}:`) });
   });

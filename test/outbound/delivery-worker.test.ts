@@ -294,13 +294,27 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     const o = await outbound();
     const ep = endpoint(() => new Promise<number>((resolve) => setTimeout(() => resolve(204), 300)));
     await o.service.createWebhook({ url: ep.url, events: [ep.event] });
-    // The worker's first claim (at start) found nothing: it knows the queue holds nothing older.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const e = await o.service.publish({ event: ep.event, data: null, tenantId: null, metadata: {} });
-    const [row] = await store.knex('outbound_deliveries').where('id', e!.deliveryIds[0]).select('status', 'lease_owner', 'attempt_count');
-    expect(row).toEqual({ status: 'sending', lease_owner: o.service.workerId, attempt_count: 1 });
-    const seen = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0], 2000);
+    // Once the worker's claim (one runs at start) has found nothing older in the queue, a publish is written
+    // already leased to it; until then (a slow start) publishes are queued and claimed as usual.
+    const published: string[] = [];
+    const row = await waitFor(async () => {
+      const e = await o.service.publish({ event: ep.event, data: null, tenantId: null, metadata: {} });
+      published.push(e!.deliveryIds[0]!);
+      // Leased by the outbox write itself, not by a claim after it: the row is still the version that
+      // statement wrote (the same transaction id as its message's row).
+      const [written] = rowsOf<{ status: string; lease_owner: string | null; attempt_count: number; as_written: boolean }>(
+        await store.knex.raw(
+          `select d.status, d.lease_owner, d.attempt_count, d.xmin = m.xmin as as_written
+           from outbound_deliveries d join outbound_messages m on m.id = d.message_id where d.id = ?`,
+          [e!.deliveryIds[0]!],
+        ),
+      );
+      return written?.status === 'sending' && written.as_written ? written : undefined;
+    }, 5000, 'a publish handed to the worker');
+    expect(row).toEqual({ status: 'sending', lease_owner: o.service.workerId, attempt_count: 1, as_written: true });
+    const seen = await o.waitForAttempt((a) => a.delivery.id === published.at(-1), 2000);
     expect(seen.outcome.attempt).toMatchObject({ number: 1, outcome: 'succeeded', worker: o.service.workerId });
+    for (const id of published) await o.waitForAttempt((a) => a.delivery.id === id);
   });
 
   it('retries on time while every other delivery goes by hand-over (no poll for 20 s)', async () => {
