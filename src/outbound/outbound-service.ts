@@ -94,14 +94,10 @@ export class OutboundService {
   readonly #completions: CompletionWriter;
   /** Outbox writes of concurrent `publish` calls, batched into one statement. */
   readonly #outbox: GroupCommit<EnqueueItem, EnqueueResult | null>;
-  /** Lets outbox writes hand deliveries straight to this process's worker while it runs. */
-  readonly #handOff: HandOff;
   readonly #retention: RetentionConfig;
   /** The transport this service made itself (and so closes). */
   readonly #ownTransport: HttpTransport | null;
   #worker: DeliveryWorker | null = null;
-  /** The worker `reserve` was last asked of (kept after stop, for rows whose write was still running). */
-  #handOffWorker: DeliveryWorker | null = null;
   #pruner: DeliveryLogPruner | null = null;
   #listener: PgListener | null = null;
   #notifier: PgNotifier | null = null;
@@ -123,18 +119,9 @@ export class OutboundService {
       throw new AppError('config_invalid', 'outbound.retentionDays must be a number >= 0 and outbound.pruneIntervalMs a number > 0.', { details: this.#retention });
     }
     this.#completions = new CompletionWriter(knex, options.logger);
-    this.#handOff = {
-      owner: workerId,
-      leaseMarginMs: this.#leaseMarginMs,
-      secrets,
-      reserve: (webhookId) => this.#worker?.reserve(webhookId) ?? false,
-      cancel: (webhookIds) => this.#worker?.cancel(webhookIds),
-      // The worker that took the places, even if it has stopped meanwhile: it puts the rows back.
-      deliver: (leased) => this.#handOffWorker?.handOver(leased),
-    };
     this.#outbox = new GroupCommit({
-      writeBatch: (items) => enqueueEvents(knex, items, this.#handOff),
-      writeOne: ({ input, now }) => enqueueEvent(knex, input, { now, handOff: this.#handOff }),
+      writeBatch: (items) => enqueueEvents(knex, items, this.#handOff()),
+      writeOne: ({ input, now }) => enqueueEvent(knex, input, { now, handOff: this.#handOff() }),
       maxBatch: OUTBOX_BATCH,
       logger: options.logger,
       what: 'outbox writes',
@@ -187,7 +174,6 @@ export class OutboundService {
       onReleased: () => void this.#notifier?.notify(),
     });
     this.#worker.start();
-    this.#handOffWorker = this.#worker;
     this.#pruner = this.#makePruner();
     this.#pruner.start();
     if (this.#channel) {
@@ -236,6 +222,23 @@ export class OutboundService {
       this.#worker?.wake();
     }
     return enqueued;
+  }
+
+  /**
+   * Lets one outbox write hand deliveries straight to the worker running when it began (none without a
+   * worker). That worker also gets the rows back, or the places back, if it has stopped meanwhile.
+   */
+  #handOff(): HandOff | undefined {
+    const worker = this.#worker;
+    if (!worker) return undefined;
+    return {
+      owner: this.#attempt.worker,
+      leaseMarginMs: this.#leaseMarginMs,
+      secrets: this.#secrets,
+      reserve: (webhookId) => worker.reserve(webhookId),
+      cancel: (webhookIds) => worker.cancel(webhookIds),
+      deliver: (leased) => worker.handOver(leased),
+    };
   }
 
   /** Checks a URL as a save does: form, scheme, and every address it resolves to. */

@@ -171,7 +171,8 @@ describe('kill -9 of a process holding deliveries it took straight from its own 
   it('loses none: they were written leased to it, and are sent again once the leases run out', async () => {
     const jobs = await f.publisher.createWebhook({ url: `${f.receiver.url}/handed`, events: ['job.done'], timeoutMs: 1500, maxRetries: 3, retryDelayMs: 50 });
     const probes = await f.publisher.createWebhook({ url: `${f.receiver.url}/probe`, events: ['probe'] });
-    const first = await spawnEngineProcess(env(f.db.store));
+    // No poll while it emits: a claim running at that moment (a poll's) would send an emit to the queue instead.
+    const first = await spawnEngineProcess({ ...env(f.db.store), HG_OUTBOUND: JSON.stringify({ ...WORKER, pollMs: 60_000 }) });
     f.children.push(first);
     const emit = async (event: string, data: unknown) => {
       const res = await fetch(`${first.baseUrl}/admin/api/events`, { method: 'POST', headers: { authorization: 'Bearer test-admin-token-0123456789abcdef', 'content-type': 'application/json' }, body: JSON.stringify({ event, data }) });
