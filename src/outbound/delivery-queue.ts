@@ -359,15 +359,15 @@ export function toClaimed(row: DbClaimed, now: Date, box: SecretBox): ClaimedDel
 /**
  * Gives claimed deliveries back unsent (still under our lease): pending and due at `now`, the claim's
  * attempt counters taken back, since no attempt was made. The lease token alone says the lease still
- * holds: it is set only while a row is sending.
+ * holds: it is set only while a row is sending. Rows are found by primary key (see WRITE_COMPLETIONS).
  */
 export async function releaseDeliveries(knex: Knex, leases: ReadonlyArray<Pick<ClaimedDelivery, 'id' | 'leaseToken'>>, now: Date): Promise<void> {
   await knex.raw(
     `update outbound_deliveries d set status = 'pending', available_at = ?::timestamptz, lease_token = null, lease_owner = null,
        round_attempts = d.round_attempts - 1, attempt_count = d.attempt_count - 1, updated_at = ?::timestamptz
      from jsonb_to_recordset(?::jsonb) as r(id uuid, lease_token uuid)
-     where d.id = r.id and d.lease_token = r.lease_token`,
-    [now.toISOString(), now.toISOString(), JSON.stringify(leases.map((l) => ({ id: l.id, lease_token: l.leaseToken })))],
+     where d.id = any (array(select jsonb_array_elements_text(?::jsonb)::uuid)) and d.id = r.id and d.lease_token = r.lease_token`,
+    [now.toISOString(), now.toISOString(), JSON.stringify(leases.map((l) => ({ id: l.id, lease_token: l.leaseToken }))), JSON.stringify(leases.map((l) => l.id))],
   );
 }
 
