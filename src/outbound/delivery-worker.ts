@@ -81,14 +81,16 @@ interface Waiting {
 
 /**
  * Takes due deliveries from the queue and sends them, up to `concurrency` requests at once and
- * `perEndpointConcurrency` per endpoint, each endpoint's in claim order. It looks at the queue when woken (a local enqueue, a NOTIFY),
- * when a request finishes, when the earliest retry falls due, and at least every `pollMs`. Claims lease
- * rows in the database, so any number of workers in any number of processes share one queue.
+ * `perEndpointConcurrency` per endpoint, each endpoint's in claim order. It looks at the queue when woken
+ * (a local enqueue, a NOTIFY), when a request finishes, when the earliest retry falls due, and at least
+ * every `pollMs`. Claims lease rows in the database, so any number of workers in any number of processes
+ * share one queue; rows an emit of this process hands over (`reserve`) come already leased.
  *
  * Pipelined: a claim may take up to `concurrency` rows more than there are free slots (and per endpoint,
- * `perEndpointConcurrency` more than its own slots), so the next claim runs while those are being sent; a slot is free again as soon as its request is answered, and the outcome is recorded meanwhile,
- * in batches (the lease keeps the row from being claimed again until then). A row that could not start
- * soon enough, or that is still waiting at stop, goes back to the queue unsent.
+ * `perEndpointConcurrency` more than its own slots), so the next claim runs while those are being sent;
+ * a slot is free again as soon as its request is answered, and the outcome is recorded meanwhile, in
+ * batches (the lease keeps the row from being claimed again until then). A row that could not start soon
+ * enough, or that is still waiting at stop, goes back to the queue unsent.
  * The loop never throws: database errors are logged and it tries again at the next poll.
  */
 export class DeliveryWorker {
@@ -167,19 +169,18 @@ export class DeliveryWorker {
    */
   reserve(webhookId: string): boolean {
     if (!this.#running) return false;
-    const held = this.#sending + this.#waiting.length + this.#reserved;
     const refused =
       !this.#caughtUp ||
       this.#claiming ||
       this.#behind ||
-      held >= this.#capacity ||
+      this.#held >= this.#capacity ||
       (this.#perEndpoint.get(webhookId) ?? 0) >= this.#endpointCapacity;
     if (refused) {
       this.#notCaughtUp();
       return false;
     }
     this.#reserved += 1;
-    this.#perEndpoint.set(webhookId, (this.#perEndpoint.get(webhookId) ?? 0) + 1);
+    increment(this.#perEndpoint, webhookId);
     return true;
   }
 
@@ -208,6 +209,11 @@ export class DeliveryWorker {
   #reservationsDone(count: number): void {
     this.#reserved -= count;
     if (this.#reserved === 0) this.#reservationsSettled?.();
+  }
+
+  /** Rows this worker holds or has a place taken for: sending, waiting for a slot, or being written for it. */
+  get #held(): number {
+    return this.#sending + this.#waiting.length + this.#reserved;
   }
 
   get #capacity(): number {
@@ -240,26 +246,17 @@ export class DeliveryWorker {
     await this.#loop;
     // Rows being written for this worker right now are handed over (and put back below) once committed;
     // any that take longer keep their lease until it runs out, and another worker sends them.
+    const { stopTimeoutMs } = this.#options.config;
     if (this.#reserved > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.#reservationsSettled = resolve;
-        timer = setTimeout(resolve, this.#options.config.stopTimeoutMs);
-      });
-      clearTimeout(timer);
+      await settlesWithin(new Promise<void>((resolve) => (this.#reservationsSettled = resolve)), stopTimeoutMs);
       this.#reservationsSettled = null;
     }
     this.#putBack(this.#waiting.splice(0));
     const pending = Promise.allSettled([...this.#inFlight.values()]);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.#options.config.stopTimeoutMs);
-    });
-    if ((await Promise.race([pending, timedOut])) === 'timeout') {
+    if (!(await settlesWithin(pending, stopTimeoutMs))) {
       this.#abort.abort();
       await pending;
     }
-    clearTimeout(timer);
   }
 
   async #run(): Promise<void> {
@@ -271,7 +268,7 @@ export class DeliveryWorker {
       let sleepMs = config.pollMs;
       try {
         this.#dispatch();
-        const held = this.#sending + this.#waiting.length + this.#reserved;
+        const held = this.#held;
         const room = capacity - held;
         const canClaim = room > 0 && !this.#behind;
         const coalesceMs = held === 0 || room >= Math.ceil(capacity * CLAIM_BATCH_SHARE) ? 0 : CLAIM_COALESCE_MS - (performance.now() - this.#lastClaimAt);
@@ -299,7 +296,7 @@ export class DeliveryWorker {
             claimed.length === 0 ? Math.min(this.#windowFactor * 2, CLAIM_WINDOW_FACTOR.most) : Math.max(this.#windowFactor / 2, CLAIM_WINDOW_FACTOR.least);
           const claimedAt = performance.now();
           for (const delivery of claimed) {
-            this.#perEndpoint.set(delivery.webhookId, (this.#perEndpoint.get(delivery.webhookId) ?? 0) + 1);
+            increment(this.#perEndpoint, delivery.webhookId);
             this.#waiting.push({ delivery, claimedAt });
           }
           this.#dispatch();
@@ -386,7 +383,7 @@ export class DeliveryWorker {
   #send(delivery: ClaimedDelivery): void {
     const { webhookId, leaseToken } = delivery;
     this.#sending += 1;
-    this.#sendingTo.set(webhookId, (this.#sendingTo.get(webhookId) ?? 0) + 1);
+    increment(this.#sendingTo, webhookId);
     let released = false;
     const release = () => {
       if (released) return;
@@ -416,6 +413,24 @@ export class DeliveryWorker {
     })();
     this.#inFlight.set(leaseToken, run);
   }
+}
+
+/** Resolves true once `promise` settles, false if `ms` pass first. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Counts one more for `key`. */
+function increment(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
 }
 
 /** Counts one less for `key`, dropping it at zero. */
