@@ -1,7 +1,9 @@
 // One side of `npm run bench:inbound`: a server on an ephemeral port, printing {"port"} once it listens.
 // BENCH_MODE=express: a plain Express 5 handler that parses the same JSON and answers the same body.
 // BENCH_MODE=engine:  hookgate (built, from dist/) with a trivial script that calls one action.
+// BENCH_MODE=http:    the same handler as express on node:http alone (for scripts/gc-per-request.mjs).
 import express from 'express';
+import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +20,18 @@ if (mode === 'express') {
     res.json({ received: true, runId: typeof req.body.id === 'string' ? req.body.id : 'x' });
   });
   const server = app.listen(0, '127.0.0.1', () => announce(server));
+} else if (mode === 'http') {
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const text = JSON.stringify({ received: true, runId: typeof body.id === 'string' ? body.id : 'x' });
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    });
+  });
+  server.listen(0, '127.0.0.1', () => announce(server));
 } else if (mode === 'engine') {
   const { createEngine, createLogger, createStore } = await import('../dist/src/index.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'hookgate-bench-'));
@@ -46,5 +60,5 @@ if (mode === 'express') {
     process.exit(0);
   });
 } else {
-  throw new Error('BENCH_MODE must be express or engine');
+  throw new Error('BENCH_MODE must be express, http or engine');
 }

@@ -1,8 +1,8 @@
-import { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
+import { type ErrorRequestHandler, type NextFunction, type Request, type Response, Router } from 'express';
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import express from 'express';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ActionRegistry } from './actions/index.js';
 import { createAdminRouter, createAdminUiRouter, createRunReplayer, ensureBootstrapToken, type AdminUiOptions } from './admin/index.js';
 import { AppError } from './errors.js';
@@ -10,7 +10,7 @@ import { EventBus, EventCatalog, type EmittedEvent, type EventListener } from '.
 import { errorHandler } from './http/error-handler.js';
 import { requestLog } from './http/request-log.js';
 import { drainable, type DrainServer } from './http/server-drain.js';
-import { ConfigCache, configChannel, createInboundRoute, INBOUND_PATH, InboundHandler, Inbox, InboxWorker, RunRecorder } from './inbound/index.js';
+import { ConfigCache, configChannel, createInboundEndpoint, INBOUND_PATH, inboundProviderOf, InboundHandler, type InboundEndpoint, Inbox, InboxWorker, RunRecorder } from './inbound/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createHealthRouter, createMetrics } from './observability/index.js';
 import { OutboundService, type EngineOutboundOptions, type Enqueued } from './outbound/index.js';
@@ -119,7 +119,14 @@ export interface Engine {
   emit(event: string, data: unknown, options?: EmitOptions): Promise<Enqueued | null>;
   /** Subscribes to every emitted event; returns the unsubscribe function. */
   onEvent(listener: EventListener): () => void;
-  /** Starts an Express app with just the engine on it (what `npm start` uses). */
+  /**
+   * A listener for `http.createServer` in front of a host app that mounts `router` at its root: webhook
+   * requests (`POST /tools/webhook/:provider`) are answered from Node's own request without entering the
+   * app, so the host's middleware does not see them; everything else goes to `app`. Faster than the same
+   * route through Express (see docs/performance.md); `listen` serves this way.
+   */
+  requestListener(app: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void;
+  /** Starts an Express app with just the engine on it (what `npm start` uses), behind `requestListener`. */
   listen(port: number, host?: string): Promise<Server>;
   /**
    * Shuts down gracefully: `/readyz` answers 503 from the start; the servers `listen` started stop accepting
@@ -140,8 +147,8 @@ interface Started {
   outbound: OutboundService | null;
   inboxWorker: InboxWorker | null;
   router: Router;
-  /** `POST /tools/webhook/:provider` (mounted first in `router`); its errors go to `httpErrors`. */
-  inbound: RequestHandler<{ provider: string }>;
+  /** `POST /tools/webhook/:provider`: first in `router`, and straight from the servers `listen` starts. */
+  inbound: InboundEndpoint;
   httpErrors: ErrorRequestHandler;
 }
 
@@ -198,7 +205,7 @@ export function createEngine(options: EngineOptions = {}): Engine {
   const knexOf = (store: Store) => ('knex' in store ? (store as KnexStore).knex : null);
   const router = Router();
   /** The started engine, counting the request as being answered until its response closes. */
-  function answer(res: Response): Started {
+  function answer(res: ServerResponse): Started {
     if (!started) throw new AppError('database_unavailable', 'The engine has not started yet.');
     answering += 1;
     res.once('close', () => {
@@ -211,7 +218,9 @@ export function createEngine(options: EngineOptions = {}): Engine {
   // health router, the started check and two more routers (each router dispatch costs on every request).
   router.post(
     INBOUND_PATH,
-    (req: Request<{ provider: string }>, res: Response, next: NextFunction) => answer(res).inbound(req, res, next),
+    (req: Request<{ provider: string }>, res: Response, next: NextFunction) => {
+      answer(res).inbound(req, res, req.params.provider).catch(next);
+    },
     // In the route's own stack, so Express calls it (and catches what it throws) like any error handler.
     ((err, req, res, next) => (started ? started.httpErrors(err, req, res, next) : next(err))) as ErrorRequestHandler,
   );
@@ -325,15 +334,17 @@ export function createEngine(options: EngineOptions = {}): Engine {
         inbox,
       }));
       if (options.adminUi !== false) inner.use('/admin', createAdminUiRouter(options.adminUi ?? {}));
-      const httpErrors = errorHandler(logger.child({ component: 'http' }));
-      const inboundRoute = createInboundRoute({
+      const httpLogger = logger.child({ component: 'http' });
+      const httpErrors = errorHandler(httpLogger);
+      const inboundEndpoint = createInboundEndpoint({
         handler: inbound,
         bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
         onAnswered: metrics ? (provider, status) => metrics.inboundRequest(provider, status) : undefined,
         logger: logger.child({ component: 'inbound' }),
+        errorLogger: httpLogger,
       });
       inner.use(httpErrors);
-      started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner, inbound: inboundRoute, httpErrors };
+      started = { store, ownsStore, sandbox, cache, recorder, outbound, inboxWorker, router: inner, inbound: inboundEndpoint, httpErrors };
       metrics?.attach({ sandbox, knex, isAction: (id) => actions.has(id) });
     } catch (err) {
       await outbound?.stop().catch(() => undefined);
@@ -368,13 +379,23 @@ export function createEngine(options: EngineOptions = {}): Engine {
       return published;
     },
     onEvent: (listener) => listeners.subscribe(listener),
+    requestListener(app) {
+      // Webhook requests skip Express: its app.handle sets the prototype of every request and response,
+      // which makes V8 keep most of what answering them allocates past young-generation collections
+      // (docs/performance.md). Before start, and for any other spelling of the route, `app` answers.
+      return (req, res) => {
+        const provider = started ? inboundProviderOf(req.method, req.url) : null;
+        if (provider === null) app(req, res);
+        else void answer(res).inbound(req, res, provider);
+      };
+    },
     async listen(port, host = '127.0.0.1') {
       await engine.start();
       const app = express();
       app.disable('x-powered-by');
       app.use(router);
       app.use((_req, res) => res.status(404).json({ error: new AppError('route_not_found').toJSON() }));
-      const server = createServer(app);
+      const server = createServer(engine.requestListener(app));
       const drain = drainable(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);

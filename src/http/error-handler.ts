@@ -27,27 +27,48 @@ function fromBodyParser(err: BodyParserError): AppError | null {
   }
 }
 
-/** The one error handler: AppError → `{error: {code, message, details?}}`; anything else → logged 500. */
+/** What a handler threw, as the catalogue error the client is answered with; null when it is not ours (a 500). */
+function toAppError(err: unknown): AppError | null {
+  if (isAppError(err)) return err;
+  // A lost database is the client's "retry later" (503), not an internal error.
+  return fromBodyParser(err as BodyParserError) ?? (isConnectionError(err) ? new AppError('database_unavailable', undefined, { cause: err }) : null);
+}
+
+/** The request an error is logged with. */
+export interface ErrorContext {
+  method: string;
+  path: string;
+  requestId: string | undefined;
+}
+
+/**
+ * The answer to what a handler threw: its catalogue status and `{error: {code, message, details?}}`, or a
+ * 500 `internal_error` for anything not ours. A 5xx is logged (with the cause's message; an unknown error
+ * with its stack), never shown to the client. Shared by the Express error handler and the inbound endpoint,
+ * which answers on Node's own response.
+ */
+export function errorAnswer(logger: Logger, err: unknown, context: ErrorContext): { status: number; code: string; body: unknown } {
+  const appError = toAppError(err);
+  if (appError) {
+    if (appError.status >= 500) logger.error('request failed', { code: appError.code, path: context.path, requestId: context.requestId, err: coerceError(appError.cause ?? appError).message });
+    return { status: appError.status, code: appError.code, body: { error: appError.toJSON() } };
+  }
+  logger.error('unhandled error', { path: context.path, method: context.method, requestId: context.requestId, err: coerceError(err).stack });
+  const internal = new AppError('internal_error');
+  return { status: 500, code: internal.code, body: { error: internal.toJSON() } };
+}
+
+/** The one Express error handler: {@link errorAnswer}, with the code kept for the request's log line. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) {
       next(err);
       return;
     }
-    // A lost database is the client's "retry later" (503), not an internal error.
-    const appError = isAppError(err) ? err : (fromBodyParser(err as BodyParserError) ?? (isConnectionError(err) ? new AppError('database_unavailable', undefined, { cause: err }) : null));
-    // For the request's log line (src/http/request-log.ts, the inbound router), which is written once answered.
-    const requestId = res.locals.requestId as string | undefined;
-    if (appError) {
-      res.locals.errorCode = appError.code;
-      if (appError.status >= 500) logger.error('request failed', { code: appError.code, path: req.path, requestId, err: coerceError(appError.cause ?? appError).message });
-      res.status(appError.status).json({ error: appError.toJSON() });
-      return;
-    }
-    logger.error('unhandled error', { path: req.path, method: req.method, requestId, err: coerceError(err).stack });
-    const internal = new AppError('internal_error');
-    res.locals.errorCode = internal.code;
-    res.status(500).json({ error: internal.toJSON() });
+    // For the request's log line (src/http/request-log.ts), which is written once answered.
+    const answer = errorAnswer(logger, err, { method: req.method, path: req.path, requestId: res.locals.requestId as string | undefined });
+    res.locals.errorCode = answer.code;
+    res.status(answer.status).json(answer.body);
   };
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RequestHandler, Response } from 'express';
 import type { Logger } from '../logger.js';
@@ -27,15 +28,15 @@ export function requestLog(logger: Logger, message = 'admin request'): RequestHa
 
 /**
  * Once `res` is answered, logs `message` at info (warn for a 5xx) with `fields()`, the status, the duration
- * since `started` (performance.now()) and the error code the error handler noted. Builds nothing when that
- * level is off.
+ * since `started` (performance.now()) and the error code the error handler noted (an Express response's
+ * `res.locals.errorCode`; a plain response's caller puts it in `fields`). Builds nothing when that level is off.
  */
-export function logWhenAnswered(res: Response, logger: Logger, message: string, started: number, fields: () => Record<string, unknown>): void {
+export function logWhenAnswered(res: ServerResponse, logger: Logger, message: string, started: number, fields: () => Record<string, unknown>): void {
   res.on('finish', () => {
     const status = res.statusCode;
     const level = status >= 500 ? 'warn' : 'info';
     if (!logger.isLevelEnabled(level)) return;
-    const code = res.locals.errorCode as string | undefined;
+    const code = (res as Partial<Response>).locals?.errorCode as string | undefined;
     logger.log(level, message, { ...fields(), status, ...(code ? { code } : {}), durationMs: Math.round((performance.now() - started) * 100) / 100 });
   });
 }

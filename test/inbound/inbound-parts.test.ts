@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
-import { bodyKindOf, deliveryIdOf, parseBody, RateLimiter, toScriptResponse } from '../../src/inbound/index.js';
+import { bodyKindOf, deliveryIdOf, inboundProviderOf, parseBody, RateLimiter, toScriptResponse } from '../../src/inbound/index.js';
 import type { VerifyConfig } from '../../src/store/types.js';
 
 const none: VerifyConfig = { scheme: 'none' };
@@ -59,5 +59,31 @@ describe('bodies and script responses', () => {
     expect(toScriptResponse({ status: 200.5 })).toBeNull();
     expect(toScriptResponse('text')).toBeNull();
     expect(toScriptResponse(null)).toBeNull();
+  });
+});
+
+describe('inboundProviderOf (which requests the server answers without Express)', () => {
+  it('names the provider of a POST to /tools/webhook/<provider>, with a trailing slash or a query string', () => {
+    expect(inboundProviderOf('POST', '/tools/webhook/stripe')).toBe('stripe');
+    expect(inboundProviderOf('POST', '/tools/webhook/stripe/')).toBe('stripe');
+    expect(inboundProviderOf('POST', '/tools/webhook/stripe?attempt=2')).toBe('stripe');
+    expect(inboundProviderOf('POST', '/tools/webhook/stripe/?a=/b')).toBe('stripe');
+    expect(inboundProviderOf('POST', '/tools/webhook/acme%20eu')).toBe('acme eu');
+  });
+
+  it('gives null for everything else, which Express then answers as before', () => {
+    expect(inboundProviderOf('GET', '/tools/webhook/stripe')).toBeNull();
+    expect(inboundProviderOf('PUT', '/tools/webhook/stripe')).toBeNull();
+    expect(inboundProviderOf(undefined, '/tools/webhook/stripe')).toBeNull();
+    expect(inboundProviderOf('POST', undefined)).toBeNull();
+    expect(inboundProviderOf('POST', '/tools/webhook/')).toBeNull();
+    expect(inboundProviderOf('POST', '/tools/webhook//')).toBeNull();
+    expect(inboundProviderOf('POST', '/tools/webhook/stripe/extra')).toBeNull();
+    expect(inboundProviderOf('POST', '/tools/webhook/stripe//')).toBeNull();
+    expect(inboundProviderOf('POST', '/tools/webhooks/stripe')).toBeNull();
+    expect(inboundProviderOf('POST', '/admin/api/runs')).toBeNull();
+    // Spellings Express's route also takes go to Express: other letter case, a name that does not decode.
+    expect(inboundProviderOf('POST', '/TOOLS/webhook/stripe')).toBeNull();
+    expect(inboundProviderOf('POST', '/tools/webhook/%E0%A4%A')).toBeNull();
   });
 });
