@@ -123,7 +123,8 @@ export interface Engine {
    * A listener for `http.createServer` in front of a host app that mounts `router` at its root: webhook
    * requests (`POST /tools/webhook/:provider`) are answered from Node's own request without entering the
    * app, so the host's middleware does not see them; everything else goes to `app`. Faster than the same
-   * route through Express (see docs/performance.md); `listen` serves this way.
+   * route through Express (see docs/performance.md); `listen` serves this way. For an app with Express's
+   * default routing (no `strict routing`, no `case sensitive routing`) and `router` at its root.
    */
   requestListener(app: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void;
   /** Starts an Express app with just the engine on it (what `npm start` uses), behind `requestListener`. */
@@ -386,7 +387,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
       return (req, res) => {
         const provider = started ? inboundProviderOf(req.method, req.url) : null;
         if (provider === null) app(req, res);
-        else void answer(res).inbound(req, res, provider);
+        // The endpoint answers its own failures and does not reject; the catch is for a bug, not a plan.
+        else answer(res).inbound(req, res, provider).catch((err: unknown) => {
+          logger.error('inbound request failed', { err: String(err) });
+          res.destroy();
+        });
       };
     },
     async listen(port, host = '127.0.0.1') {

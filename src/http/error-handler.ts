@@ -9,8 +9,10 @@ interface BodyParserError extends Error {
 }
 
 /** Maps what body-parser throws onto the catalogue, so clients see our codes and not its messages. */
-function fromBodyParser(err: BodyParserError): AppError | null {
-  switch (err.type) {
+function fromBodyParser(thrown: unknown): AppError | null {
+  // Anything may be thrown (null included): only body-parser's errors carry a `type`.
+  const err = thrown as BodyParserError | null | undefined;
+  switch (err?.type) {
     case 'entity.too.large':
       return new AppError('payload_too_large', undefined, { cause: err });
     case 'entity.parse.failed':
@@ -31,7 +33,7 @@ function fromBodyParser(err: BodyParserError): AppError | null {
 function toAppError(err: unknown): AppError | null {
   if (isAppError(err)) return err;
   // A lost database is the client's "retry later" (503), not an internal error.
-  return fromBodyParser(err as BodyParserError) ?? (isConnectionError(err) ? new AppError('database_unavailable', undefined, { cause: err }) : null);
+  return fromBodyParser(err) ?? (isConnectionError(err) ? new AppError('database_unavailable', undefined, { cause: err }) : null);
 }
 
 /** The request an error is logged with. */

@@ -43,6 +43,12 @@ function retryAfter(res: ServerResponse, err: unknown, seconds: number): void {
  */
 function send(res: ServerResponse, status: number, contentType: string, text: string): void {
   res.statusCode = status;
+  if (status === 204 || status === 205) {
+    // No content (a script may answer 204 or 205 with a body): no body, so no headers that describe one.
+    if (status === 205) res.setHeader('Content-Length', '0');
+    res.end();
+    return;
+  }
   res.setHeader('Content-Type', contentType);
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text);
@@ -61,15 +67,17 @@ const INBOUND_PREFIX = '/tools/webhook/';
  * The provider named by a request for {@link INBOUND_PATH} at the root (`POST /tools/webhook/<provider>`,
  * a trailing slash and a query string allowed, as Express's route allows them), or null for any other
  * request. Only the plain spelling is recognised; another one Express's route would also accept (other
- * letter case, a name that does not decode) gives null, so that request goes through Express and gets
- * the same answer there.
+ * letter case, a name that does not decode, a fragment, an absolute-form URL) gives null, so that request
+ * goes through Express and gets the same answer there. Matches Express's default routing only (not
+ * `strict routing` or `case sensitive routing`), with the engine's router at the app's root.
  */
 export function inboundProviderOf(method: string | undefined, url: string | undefined): string | null {
   if (method !== 'POST' || url === undefined || !url.startsWith(INBOUND_PREFIX)) return null;
   const queryAt = url.indexOf('?', INBOUND_PREFIX.length);
   let name = url.slice(INBOUND_PREFIX.length, queryAt === -1 ? undefined : queryAt);
   if (name.endsWith('/')) name = name.slice(0, -1);
-  if (name === '' || name.includes('/')) return null;
+  // A `#` starts a fragment, which Express drops from the path: let Express name the provider.
+  if (name === '' || name.includes('/') || name.includes('#')) return null;
   try {
     return decodeURIComponent(name);
   } catch {
@@ -100,6 +108,9 @@ export function createInboundEndpoint(options: InboundRouterOptions): InboundEnd
     const runId = uuidv7();
     const requestId = requestIdOf(req.headers['x-request-id']) ?? runId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
+    // Through Express, the host's middleware and error handler find the request id where requestLog puts it.
+    const locals = (res as Partial<express.Response>).locals;
+    if (locals) locals.requestId = requestId;
     // Only a configured provider becomes a label: the URL's name is the sender's choice.
     let provider = 'unknown';
     // Set once a run was recorded for this request (ran, queued, or rejected by the signature check).
@@ -151,19 +162,31 @@ export function createInboundEndpoint(options: InboundRouterOptions): InboundEnd
         else sendJson(res, status, body);
       } else sendJson(res, 200, { received: true, runId: answer.runId });
     } catch (err) {
-      if (res.headersSent) {
-        // Answered already (nothing here throws after that): the connection cannot carry a second answer.
-        errorLogger.error('inbound request failed after its answer', { requestId, err: String(err) });
-        res.destroy();
-        return;
+      try {
+        if (res.headersSent) {
+          // Answered already (nothing here throws after that): the connection cannot carry a second answer.
+          errorLogger.error('inbound request failed after its answer', { requestId, err: String(err) });
+          res.destroy();
+          return;
+        }
+        // The sender sees a 5xx's code and the catalogue's message for it, never the details or a message
+        // naming webhooks, keys or internal state (the log line keeps them).
+        const shown = isAppError(err) && err.status >= 500 ? new AppError(err.code, undefined, { status: err.status, cause: err }) : err;
+        const path = req.url === undefined ? '' : req.url.split('?', 1)[0]!;
+        const failure = errorAnswer(errorLogger, shown, { method: req.method ?? 'POST', path, requestId });
+        errorCode = failure.code;
+        if (locals) locals.errorCode = failure.code;
+        sendJson(res, failure.status, failure.body);
+      } catch {
+        // The answer to the failure failed too (a host logger that throws, error details that are not JSON):
+        // a bare 500 or a closed connection, never an unhandled rejection or a request left waiting.
+        errorCode ??= 'internal_error';
+        if (res.headersSent) res.destroy();
+        else {
+          res.statusCode = 500;
+          res.end();
+        }
       }
-      // The sender sees a 5xx's code and the catalogue's message for it, never the details or a message
-      // naming webhooks, keys or internal state (the log line keeps them).
-      const shown = isAppError(err) && err.status >= 500 ? new AppError(err.code, undefined, { status: err.status, cause: err }) : err;
-      const path = req.url === undefined ? '' : req.url.split('?', 1)[0]!;
-      const failure = errorAnswer(errorLogger, shown, { method: req.method ?? 'POST', path, requestId });
-      errorCode = failure.code;
-      sendJson(res, failure.status, failure.body);
     }
   };
 }

@@ -85,5 +85,8 @@ describe('inboundProviderOf (which requests the server answers without Express)'
     // Spellings Express's route also takes go to Express: other letter case, a name that does not decode.
     expect(inboundProviderOf('POST', '/TOOLS/webhook/stripe')).toBeNull();
     expect(inboundProviderOf('POST', '/tools/webhook/%E0%A4%A')).toBeNull();
+    // Express drops a fragment and takes the path of an absolute-form URL: it names these providers itself.
+    expect(inboundProviderOf('POST', '/tools/webhook/stripe#frag')).toBeNull();
+    expect(inboundProviderOf('POST', 'http://example.com/tools/webhook/stripe')).toBeNull();
   });
 });
