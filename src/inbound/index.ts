@@ -14,7 +14,7 @@ export { InboxWorker, type InboxWorkerOptions } from './inbox-worker.js';
 export { deliveryIdOf, DEFAULT_RETENTION_SEC } from './delivery-id.js';
 export { bodyKindOf, parseBody, type BodyKind } from './request-body.js';
 export { RateLimiter } from './rate-limiter.js';
-export { createInboundEndpoint, createInboundRoute, createInboundRouter, INBOUND_PATH, inboundProviderOf, type InboundEndpoint, type InboundRouterOptions } from './router.js';
+export { createInboundEndpoint, INBOUND_PATH, inboundProviderOf, type InboundEndpoint, type InboundRouterOptions } from './router.js';
 export { executeScript, toScriptResponse, type ActionCaller, type ScriptOutcome, type ScriptResponse, type ScriptTarget } from './execute-script.js';
 export { extractEventType, eventMatches } from './event-type.js';
 export { verifySignature, type Verifier, type VerifyInput } from './verifiers/index.js';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import express, { type RequestHandler, Router } from 'express';
+import express from 'express';
 import { AppError, isAppError } from '../errors.js';
 import { errorAnswer } from '../http/error-handler.js';
 import { REQUEST_ID_HEADER, requestIdOf } from '../http/request-id.js';
@@ -27,8 +27,8 @@ export interface InboundRouterOptions {
 /**
  * Answers `POST /tools/webhook/:provider` for `provider` on Node's own request and response, errors
  * included; never rejects. Express's extensions are not needed, so the engine's own server hands webhook
- * requests straight to it (see {@link inboundProviderOf}); a host app's Express router reaches it through
- * {@link createInboundRoute}.
+ * requests straight to it (see {@link inboundProviderOf}); `engine.router` reaches it through its route
+ * for {@link INBOUND_PATH}.
  */
 export type InboundEndpoint = (req: IncomingMessage, res: ServerResponse, provider: string) => Promise<void>;
 
@@ -58,7 +58,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   send(res, status, 'application/json; charset=utf-8', JSON.stringify(body));
 }
 
-/** The route of {@link createInboundRoute}, relative to where the engine's router is mounted. */
+/** The inbound route, relative to where the engine's router is mounted. */
 export const INBOUND_PATH = '/tools/webhook/:provider';
 
 const INBOUND_PREFIX = '/tools/webhook/';
@@ -189,19 +189,4 @@ export function createInboundEndpoint(options: InboundRouterOptions): InboundEnd
       }
     }
   };
-}
-
-/** The endpoint as an Express route handler (`INBOUND_PATH`): the provider comes from the route's parameter. */
-export function createInboundRoute(options: InboundRouterOptions): RequestHandler<{ provider: string }> {
-  const endpoint = createInboundEndpoint(options);
-  return (req, res, next) => {
-    endpoint(req, res, req.params.provider).catch(next);
-  };
-}
-
-/** {@link createInboundRoute} as a router of its own, for mounting beside other routes. */
-export function createInboundRouter(options: InboundRouterOptions): Router {
-  const router = Router();
-  router.post(INBOUND_PATH, createInboundRoute(options));
-  return router;
 }
