@@ -3,14 +3,13 @@
 // the two so machine noise hits both. Prints figures and the ratio. Options (env):
 //   BENCH_SECONDS (default 8 per round), BENCH_ROUNDS (2), BENCH_CONNECTIONS (20), BENCH_DATABASE_URL (embedded if unset),
 //   BENCH_SCRIPT (action = the target's one-action script; noaction; ignored = no sandbox run; see bench-server.mjs)
-import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { postInbound } from './bench-kit.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
-const payload = JSON.stringify({ id: 'evt_1', type: 'customer.subscription.deleted', data: { object: { id: 'sub_1', customer: 'cus_1', items: [1, 2, 3] } } });
 
 async function startServer(mode) {
   const child = spawn(process.execPath, ['scripts/bench-server.mjs'], { env: { ...process.env, BENCH_MODE: mode }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -22,9 +21,7 @@ async function startServer(mode) {
 }
 
 function load(url, c, duration) {
-  return new Promise((resolve, reject) => {
-    autocannon({ url, method: 'POST', connections: c, duration, headers: { 'content-type': 'application/json' }, body: payload }, (err, result) => (err ? reject(err) : resolve(result)));
-  });
+  return postInbound(url, { connections: c, duration });
 }
 
 function summary(r) {

@@ -1,5 +1,21 @@
-// Pieces shared by the benchmark and load scripts (bench-outbound.mjs, load.mjs, scale.mjs).
+// Pieces shared by the benchmark and load scripts (bench-outbound.mjs, load.mjs, scale.mjs, and the
+// inbound ones: bench-inbound.mjs, cpu-per-request.mjs, gc-per-request.mjs).
+import autocannon from 'autocannon';
 import { fork } from 'node:child_process';
+
+/** The JSON body the inbound benchmarks post (a Stripe-like event; the scripts read `id`). */
+export const INBOUND_PAYLOAD = JSON.stringify({ id: 'evt_1', type: 'customer.subscription.deleted', data: { object: { id: 'sub_1', customer: 'cus_1', items: [1, 2, 3] } } });
+
+/**
+ * Posts INBOUND_PAYLOAD to `url` with autocannon, `connections` at a time, for `duration` seconds or
+ * `amount` requests; resolves with autocannon's result.
+ */
+export function postInbound(url, { connections, duration, amount }) {
+  const length = amount === undefined ? { duration } : { amount };
+  return new Promise((resolve, reject) => {
+    autocannon({ url, method: 'POST', connections, ...length, headers: { 'content-type': 'application/json' }, body: INBOUND_PAYLOAD }, (err, result) => (err ? reject(err) : resolve(result)));
+  });
+}
 
 /**
  * Starts `count` loopback receivers in a child process (scripts/bench-outbound-receiver.mjs) and returns their

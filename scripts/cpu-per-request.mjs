@@ -3,11 +3,10 @@
 // process (the server and its sandbox child) spent per request, read from /proc. Less sensitive to other
 // tenants' load than req/s. Run after `npm run build`: node scripts/cpu-per-request.mjs engine
 // (BENCH_DATABASE_URL=postgres://… for PostgreSQL).
-import autocannon from 'autocannon';
 import { spawn, execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-const payload = JSON.stringify({ id: 'evt_1', type: 'customer.subscription.deleted', data: { object: { id: 'sub_1', customer: 'cus_1', items: [1, 2, 3] } } });
+import { postInbound } from './bench-kit.mjs';
 const mode = process.argv[2] ?? 'engine';
 const n = Number(process.env.N ?? 10000);
 const child = spawn(process.execPath, ['scripts/bench-server.mjs'], { env: { ...process.env, BENCH_MODE: mode }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -20,7 +19,7 @@ function cpu() { // µs of user+sys for the server and its descendants, per pid
   for (const pid of pids) { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); out[pid] = (Number(f[11]) + Number(f[12])) * 1e6 / tck; }
   return out;
 }
-const fire = (amount) => new Promise((res, rej) => autocannon({ url, method: 'POST', connections: 20, amount, headers: { 'content-type': 'application/json' }, body: payload }, (e, x) => (e ? rej(e) : res(x))));
+const fire = (amount) => postInbound(url, { connections: 20, amount });
 await fire(3000);
 const a = cpu(); const t0 = Date.now();
 const r = await fire(n);

@@ -5,14 +5,13 @@
 // whose prototype was changed (Express's app.handle does it for every request) promotes most of what it
 // allocated; see docs/performance.md. Run after `npm run build`: node scripts/gc-per-request.mjs [modes…]
 // Options (env): BENCH_SECONDS (default 6), BENCH_CONNECTIONS (20), and bench-server.mjs's own.
-import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { postInbound } from './bench-kit.mjs';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 6);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const modes = process.argv.length > 2 ? process.argv.slice(2) : ['http', 'express', 'engine'];
-const payload = JSON.stringify({ id: 'evt_1', type: 'customer.subscription.deleted', data: { object: { id: 'sub_1', customer: 'cus_1', items: [1, 2, 3] } } });
 
 async function measure(mode) {
   const child = spawn(process.execPath, ['--trace-gc-nvp', 'scripts/bench-server.mjs'], { env: { ...process.env, BENCH_MODE: mode }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -29,9 +28,7 @@ async function measure(mode) {
       }
     });
   });
-  const load = (duration) => new Promise((resolve, reject) => {
-    autocannon({ url: `http://127.0.0.1:${port}/tools/webhook/bench`, method: 'POST', connections, duration, headers: { 'content-type': 'application/json' }, body: payload }, (err, result) => (err ? reject(err) : resolve(result)));
-  });
+  const load = (duration) => postInbound(`http://127.0.0.1:${port}/tools/webhook/bench`, { connections, duration });
   try {
     await load(2); // warm-up
     counting = true;
