@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from '../logger.js';
 import { completeDelivery, RELAXED_COMMIT, type Completed, type CompleteInput } from './delivery-queue.js';
 import { GroupCommit } from './group-commit.js';
-import { rowsOf } from './rows.js';
+import { PreparedStatement } from '../store/prepared-statement.js';
 
 /** Completions written in one statement at most. */
 const MAX_BATCH = 500;
@@ -50,7 +50,7 @@ export class CompletionWriter {
  * holds it), their attempts (unless the delivery is gone — its webhook was deleted), and one success per
  * endpoint. Returns the ids whose lease was still held.
  */
-const WRITE_COMPLETIONS = `
+const WRITE_COMPLETIONS = new PreparedStatement('hookgate_write_completions', `
 with ${RELAXED_COMMIT}, batch as materialized (
   select jsonb_array_elements_text(?::jsonb)::uuid as id
 ), present as materialized (
@@ -82,7 +82,7 @@ with ${RELAXED_COMMIT}, batch as materialized (
   where exists (select 1 from webhooks w where w.id = s.webhook_id)
   on conflict (webhook_id) do update set consecutive_failures = 0, failing_since = null, last_success_at = excluded.last_success_at
 )
-select id from updated`;
+select id from updated`);
 
 /** Writes many completions in one statement (see WRITE_COMPLETIONS); returns the ids whose lease was still held. */
 export async function writeCompletions(knex: Knex, inputs: readonly CompleteInput[]): Promise<Set<string>> {
@@ -123,8 +123,11 @@ export async function writeCompletions(knex: Knex, inputs: readonly CompleteInpu
   }
   const health = [...successes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([webhook_id, at]) => ({ webhook_id, at }));
 
-  const rows = rowsOf<{ id: string }>(
-    await knex.raw(WRITE_COMPLETIONS, [JSON.stringify(inputs.map((input) => input.deliveryId)), JSON.stringify(deliveries), JSON.stringify(attempts), JSON.stringify(health)]),
-  );
+  const rows = await WRITE_COMPLETIONS.rows<{ id: string }>(knex, [
+    JSON.stringify(inputs.map((input) => input.deliveryId)),
+    JSON.stringify(deliveries),
+    JSON.stringify(attempts),
+    JSON.stringify(health),
+  ]);
   return new Set(rows.map((r) => r.id));
 }

@@ -3,7 +3,8 @@ import type { Knex } from 'knex';
 import { isAppError } from '../errors.js';
 import type { EventOrigin } from '../events/index.js';
 import { SQLSTATE, uuidv7, type SecretBox } from '../store/index.js';
-import { queryOutgoingByEvent } from '../store/queries.js';
+import { PreparedStatement } from '../store/prepared-statement.js';
+import { OUTGOING_BY_EVENT } from '../store/queries.js';
 import { recordFailure, recordSuccess, disableEndpoint, type DisablePolicy } from './endpoint-health.js';
 import { openActiveSecrets, type StoredSecret } from './endpoint-secrets.js';
 import type { AttemptError } from './http-transport.js';
@@ -52,7 +53,7 @@ export interface EnqueueResult extends Enqueued {
 export const RELAXED_COMMIT = `relaxed as materialized (select set_config('synchronous_commit', 'off', true) as setting)`;
 
 /** The outbox write, one statement: the messages, and a delivery per endpoint referring to each. */
-const INSERT_MESSAGES_AND_DELIVERIES = `
+const INSERT_MESSAGES_AND_DELIVERIES = new PreparedStatement('hookgate_outbox_write', `
 with messages as (
   insert into outbound_messages (id, event, tenant_id, payload, created_at, request_id, run_id)
   select m.id, m.event, m.tenant_id, m.payload, m.at, m.request_id, m.run_id
@@ -63,7 +64,7 @@ insert into outbound_deliveries
   (id, message_id, webhook_id, status, available_at, lease_token, lease_owner, round_attempts, attempt_count, created_at, updated_at)
 select d.id, d.message_id, d.webhook_id, d.status, d.available_at, d.lease_token, d.lease_owner, d.attempts, d.attempts, d.at, d.at
 from jsonb_to_recordset(?::jsonb) as d(id uuid, message_id uuid, webhook_id uuid, status text, available_at timestamptz,
-  lease_token uuid, lease_owner text, attempts integer, at timestamptz)`;
+  lease_token uuid, lease_owner text, attempts integer, at timestamptz)`);
 
 /** Tries of the outbox write when an endpoint was deleted between finding it and inserting its delivery. */
 const ENQUEUE_TRIES = 3;
@@ -109,10 +110,7 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
       const key = JSON.stringify([event, tenantId]);
       let found = subscribers.get(key);
       if (!found) {
-        // `.then` once: a query builder is a thenable that runs its query again on every await.
-        found = queryOutgoingByEvent(knex, event, tenantId)
-          .select(...ENDPOINT_COLUMNS)
-          .then((rows: DbEndpoint[]) => rows);
+        found = SUBSCRIBED_ENDPOINTS.rows<DbEndpoint>(knex, [JSON.stringify([event]), tenantId]);
         subscribers.set(key, found);
       }
       return found;
@@ -152,7 +150,7 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
     let results: Array<EnqueueResult | null>;
     try {
       results = build();
-      if (messages.length > 0) await knex.raw(INSERT_MESSAGES_AND_DELIVERIES, [JSON.stringify(messages), JSON.stringify(deliveries)]);
+      if (messages.length > 0) await INSERT_MESSAGES_AND_DELIVERIES.rows(knex, [JSON.stringify(messages), JSON.stringify(deliveries)]);
     } catch (err) {
       // The places taken for rows that were not written.
       handOff?.cancel(deliveries.filter((d) => d.status === 'sending').map((d) => d.webhook_id));
@@ -164,8 +162,15 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
   }
 }
 
-/** What the outbox write reads of each subscribed endpoint: enough to send to it at once (see HandOff). */
-const ENDPOINT_COLUMNS = ['id', 'url', 'secret', 'previous_secrets', 'is_active', 'tenant_id', 'max_retries', 'retry_delay_ms', 'timeout_ms'] as const;
+/**
+ * The active endpoints subscribed to an event of a tenant (the GIN-indexed OUTGOING_BY_EVENT, as
+ * `store.findByEvent` runs it), with what the outbox write needs to send to them at once (see HandOff).
+ */
+const SUBSCRIBED_ENDPOINTS = new PreparedStatement(
+  'hookgate_subscribed_endpoints',
+  `select id, url, secret, previous_secrets, is_active, tenant_id, max_retries, retry_delay_ms, timeout_ms
+   from webhooks where ${OUTGOING_BY_EVENT} order by created_at, id`,
+);
 type DbEndpoint = Pick<DbClaimed, 'url' | 'secret' | 'previous_secrets' | 'is_active' | 'tenant_id' | 'max_retries' | 'retry_delay_ms' | 'timeout_ms'> & { id: string };
 
 /** A delivery row as the outbox write inserts it: pending, or already leased to this process's worker. */
@@ -265,7 +270,7 @@ export interface ClaimOptions {
  * The attempt counters go up at claim time, so an attempt lost with a crashed process still counts. The
  * commit does not wait for the disk (`RELAXED_COMMIT`): a claim lost with the database is claimed again.
  */
-export const CLAIM_SQL = `
+export const CLAIM = new PreparedStatement('hookgate_claim', `
 with candidates as (
   select id, available_at from (
     select id, available_at, row_number() over (partition by webhook_id order by available_at, id) as rn, webhook_id
@@ -299,14 +304,14 @@ from picked, webhooks w, outbound_messages m, relaxed
 where d.id = picked.id and w.id = d.webhook_id and m.id = d.message_id
 returning d.id, d.message_id, d.webhook_id, d.lease_token, d.round_attempts, d.attempt_count, d.is_test,
   m.event, m.payload, m.request_id, m.run_id, w.url, w.secret, w.previous_secrets, w.is_active, w.tenant_id,
-  w.max_retries, w.retry_delay_ms, w.timeout_ms`;
+  w.max_retries, w.retry_delay_ms, w.timeout_ms`);
 
 export async function claimDeliveries(knex: Knex, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   if (options.limit <= 0) return [];
   const now = options.now.toISOString();
   const busy = JSON.stringify(Object.fromEntries(options.busy));
   const window = options.window ?? Math.max(options.limit * 20, 100);
-  const result = await knex.raw(CLAIM_SQL, [
+  const rows = await CLAIM.rows<DbClaimed>(knex, [
     now,
     window,
     busy,
@@ -318,7 +323,7 @@ export async function claimDeliveries(knex: Knex, options: ClaimOptions): Promis
     options.leaseMarginMs,
     now,
   ]);
-  return rowsOf<DbClaimed>(result).map((row) => toClaimed(row, options.now, options.secrets));
+  return rows.map((row) => toClaimed(row, options.now, options.secrets));
 }
 
 /** The signing secrets of a claimed row, decrypted; a key or integrity failure becomes an error on that delivery alone. */

@@ -3,6 +3,7 @@ import { REDACTED } from '../audit/index.js';
 import { insertAuditEntry, type SecretBox } from '../store/index.js';
 import type { AuditActor } from '../store/types.js';
 import { WebhookSender } from './signing.js';
+import { setBounded } from '../bounded-map.js';
 
 /**
  * A secret replaced by a rotation, still signing until `expiresAt`. In the database (`previous_secrets`)
@@ -48,8 +49,7 @@ function openSecret(box: SecretBox, stored: string): string {
   if (secret === undefined) {
     secret = box.decrypt(stored);
     // First in, first out: a rotation leaves the old entry to age out.
-    if (cache.size >= OPENED_MAX) cache.delete(cache.keys().next().value as string);
-    cache.set(stored, secret);
+    setBounded(cache, stored, secret, OPENED_MAX);
   }
   return secret;
 }

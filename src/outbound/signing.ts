@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { setBounded } from '../bounded-map.js';
 
 /** Prefix of every outgoing secret, as in the Standard Webhooks spec. */
 export const SECRET_PREFIX = 'whsec_';
@@ -30,12 +31,35 @@ export type SignatureHeaders = {
   'webhook-signature': string;
 };
 
-/** The Standard Webhooks key: the base64 after `whsec_` (a secret without the prefix is taken as base64 whole). */
-function standardKey(secret: string): Buffer {
+/** The Standard Webhooks key bytes: the base64 after `whsec_` (a secret without the prefix is taken as base64 whole). */
+function standardKeyBytes(secret: string): Buffer {
   return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
 }
 
-function hmac(key: string | Buffer, ...parts: Array<string | Buffer>): Buffer {
+/** Both HMAC keys of a secret: the secret string itself (`X-Webhook-Signature`) and its Standard Webhooks bytes. */
+interface SigningKeys {
+  seed: KeyObject;
+  standard: KeyObject;
+}
+
+/**
+ * Keys of the secrets signed with lately: every attempt to an endpoint signs with the same secret, and
+ * importing the key each time cost about a quarter of the time of signing (measured in
+ * scripts/bench-outbound.mjs runs). A rotation leaves the old entry to age out.
+ */
+const signingKeys = new Map<string, SigningKeys>();
+const SIGNING_KEYS_MAX = 1000;
+
+function keysOf(secret: string): SigningKeys {
+  let keys = signingKeys.get(secret);
+  if (!keys) {
+    keys = { seed: createSecretKey(Buffer.from(secret, 'utf8')), standard: createSecretKey(standardKeyBytes(secret)) };
+    setBounded(signingKeys, secret, keys, SIGNING_KEYS_MAX);
+  }
+  return keys;
+}
+
+function hmac(key: string | Buffer | KeyObject, ...parts: Array<string | Buffer>): Buffer {
   const mac = createHmac('sha256', key);
   for (const part of parts) mac.update(part);
   return mac.digest();
@@ -95,13 +119,12 @@ export const WebhookSender = Object.freeze({
     const secrets = asList(input.secrets);
     const seconds = String(Math.floor(input.timestamp.getTime() / 1000));
     const body = input.body;
+    const keys = secrets.map(keysOf);
     return {
-      'X-Webhook-Signature': secrets.map((s) => `sha256=${hmac(s, body).toString('hex')}`).join(' '),
+      'X-Webhook-Signature': keys.map((k) => `sha256=${hmac(k.seed, body).toString('hex')}`).join(' '),
       'webhook-id': input.webhookId,
       'webhook-timestamp': seconds,
-      'webhook-signature': secrets
-        .map((s) => `v1,${hmac(standardKey(s), `${input.webhookId}.${seconds}.`, body).toString('base64')}`)
-        .join(' '),
+      'webhook-signature': keys.map((k) => `v1,${hmac(k.standard, `${input.webhookId}.${seconds}.`, body).toString('base64')}`).join(' '),
     };
   },
 
@@ -144,6 +167,6 @@ export const WebhookSender = Object.freeze({
       .map((entry) => /^v1,([A-Za-z0-9+/]+={0,2})$/.exec(entry)?.[1])
       .filter((b64): b64 is string => b64 !== undefined)
       .map((b64) => Buffer.from(b64, 'base64'));
-    return anyMatches(hmac(standardKey(secret), `${id}.${timestamp}.`, rawBody), candidates);
+    return anyMatches(hmac(standardKeyBytes(secret), `${id}.${timestamp}.`, rawBody), candidates);
   },
 });

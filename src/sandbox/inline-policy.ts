@@ -1,5 +1,6 @@
 import type { RunMode } from './isolate-host.js';
 import type { InlineRunOptions, RunStatus } from './types.js';
+import { setBounded } from '../bounded-map.js';
 
 export interface InlinePolicyOptions extends InlineRunOptions {
   /** False: every run is threaded. */
@@ -84,9 +85,7 @@ export class InlinePolicy {
     record.inline = false;
     record.quickRuns = 0;
     record.needed = Math.min(Math.max(1, record.needed * 2), MAX_PROMOTE_AFTER);
-    this.neededByOrigin.delete(ref.origin);
-    this.neededByOrigin.set(ref.origin, record.needed);
-    if (this.neededByOrigin.size > MAX_ORIGINS) this.neededByOrigin.delete(this.neededByOrigin.keys().next().value as string);
+    setBounded(this.neededByOrigin, ref.origin, record.needed, MAX_ORIGINS);
     return true;
   }
 
@@ -100,9 +99,7 @@ export class InlinePolicy {
       record = { script: ref.script, inline: needed === 0, quickRuns: 0, needed };
     }
     // Map order is the LRU order.
-    this.scripts.delete(ref.key);
-    this.scripts.set(ref.key, record);
-    if (this.scripts.size > MAX_SCRIPTS) this.scripts.delete(this.scripts.keys().next().value as string);
+    setBounded(this.scripts, ref.key, record, MAX_SCRIPTS);
     const endedNormally = run.status === 'ok' || run.status === 'error' || run.status === 'limit';
     if (run.mode === 'inline') {
       const tooSlow = run.yielded || !endedNormally || run.longestSliceMs > this.sliceLimitMs;

@@ -4,6 +4,7 @@
  */
 import type { InlinePolicyOptions } from './inline-policy.js';
 import type { ConsoleLine, RunError, RunStatus, SandboxLimits } from './types.js';
+import { setBounded } from '../bounded-map.js';
 
 /** Settings of one child process, sent once in `init`. */
 export interface WorkerConfig {
@@ -164,8 +165,6 @@ export class ScriptMirror {
   }
 
   #remember(key: string, script: string): void {
-    this.#sources.delete(key);
-    this.#sources.set(key, script);
-    if (this.#sources.size > this.#capacity) this.#sources.delete(this.#sources.keys().next().value as string);
+    setBounded(this.#sources, key, script, this.#capacity);
   }
 }

@@ -16,6 +16,7 @@ import { IsolatePool, type IsolateRequest } from './isolate-pool.js';
 import { createBatchedSender, emptyCounters, errorEnvelope, ScriptMirror, type BatchMessage, type ChildMessage, type ParentMessage, type RunMessage, type WorkerConfig, type WorkerCounters } from './protocol.js';
 import { checkScriptSyntax, type SyntaxCheckResult } from './syntax-check.js';
 import type { ConsoleLine, SandboxLimits } from './types.js';
+import { setBounded } from '../bounded-map.js';
 
 interface ActiveRun {
   id: number;
@@ -163,8 +164,7 @@ function checkSyntax(scriptKey: string, script: string): SyntaxCheckResult {
   const cached = syntaxCache.get(scriptKey);
   if (cached !== undefined && cached.script === script) return cached.check;
   const check = checkScriptSyntax(script);
-  syntaxCache.set(scriptKey, { script, check });
-  if (syntaxCache.size > SYNTAX_CACHE_SIZE) syntaxCache.delete(syntaxCache.keys().next().value as string);
+  setBounded(syntaxCache, scriptKey, { script, check }, SYNTAX_CACHE_SIZE);
   return check;
 }
 

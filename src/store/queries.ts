@@ -16,16 +16,18 @@ export function queryInboundByProvider(db: Db, provider: string): Knex.QueryBuil
 }
 
 /**
- * Active outgoing webhooks taking `event` (or `*`), global plus the tenant's. The predicate repeats the
- * partial GIN index's own (`direction = 'outgoing' and is_active`) literally so the planner can use it.
+ * Active outgoing webhooks taking an event (or `*`), global plus the tenant's (only global ones for a null
+ * tenant): the condition, with two placeholders (the event as a one-element JSON array, the tenant id). It
+ * repeats the partial GIN index's own predicate (`direction = 'outgoing' and is_active`) literally so the
+ * planner can use it. The outbox write runs it as a prepared statement (delivery-queue.ts).
  */
+export const OUTGOING_BY_EVENT = `direction = 'outgoing' and is_active and (events @> ?::jsonb or events @> '["*"]'::jsonb) and (tenant_id is null or tenant_id = ?::text)`;
+
+/** Active outgoing webhooks taking `event` (see OUTGOING_BY_EVENT), oldest first. */
 export function queryOutgoingByEvent(db: Db, event: string, tenantId: string | null): Knex.QueryBuilder<DbWebhook, DbWebhook[]> {
-  const query = db<DbWebhook>('webhooks')
-    .whereRaw(`direction = 'outgoing' and is_active`)
-    .whereRaw(`(events @> ?::jsonb or events @> '["*"]'::jsonb)`, [jsonb([event])]);
-  if (tenantId === null) query.whereNull('tenant_id');
-  else query.whereRaw('(tenant_id is null or tenant_id = ?)', [tenantId]);
-  return query.orderBy([{ column: 'created_at' }, { column: 'id' }]);
+  return db<DbWebhook>('webhooks')
+    .whereRaw(OUTGOING_BY_EVENT, [jsonb([event]), tenantId])
+    .orderBy([{ column: 'created_at' }, { column: 'id' }]);
 }
 
 /** One page of runs, newest first, keyset-paginated on (created_at, id); fetches one extra row to tell if more follow. */

@@ -111,6 +111,43 @@ describe('HTTP transport (real loopback receiver)', () => {
     expect((await pending).error?.code).toBe('aborted');
   });
 
+  it('a body that stalls after the status ends at the timeout as an answer, truncated', async () => {
+    receiver.respond((_req, res) => {
+      res.writeHead(200);
+      res.write('partial');
+      return new Promise<void>(() => undefined);
+    });
+    const t0 = Date.now();
+    const result = await createHttpTransport({ policy: open })(request(receiver.url, 300));
+    expect(result).toMatchObject({ statusCode: 200, responseExcerpt: 'partial', responseTruncated: true, error: null });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(280);
+  });
+
+  it('an attempt whose signal is already aborted ends as "aborted" without connecting', async () => {
+    const before = receiver.requests.length;
+    const result = await createHttpTransport({ policy: open })({ ...request(receiver.url), signal: AbortSignal.abort() });
+    expect(result).toMatchObject({ statusCode: null, error: { code: 'aborted' } });
+    expect(receiver.requests.length).toBe(before);
+  });
+
+  it('resolves and checks a host name on every attempt; a refused address stays refused', async () => {
+    receiver.respond(() => 204);
+    let lookups = 0;
+    const resolver: Resolver = async () => {
+      lookups += 1;
+      return [{ address: '127.0.0.1', family: 4 }];
+    };
+    // Loopback is forbidden under this policy: refused on every attempt, by address and by name.
+    const strict = createHttpTransport({ policy: { allowInsecureUrls: true, allowPrivateNetworks: false }, resolver });
+    for (let i = 0; i < 2; i++) expect((await strict(request(receiver.url))).error?.code).toBe('url_blocked');
+    for (let i = 0; i < 2; i++) expect((await strict(request(`http://hooks.test:${receiver.port}/`))).error?.code).toBe('url_blocked');
+    expect(lookups).toBe(2);
+    const send = createHttpTransport({ policy: open, resolver });
+    for (let i = 0; i < 3; i++) expect(await send(request(`http://hooks.test:${receiver.port}/`))).toMatchObject({ statusCode: 204, error: null });
+    expect(lookups).toBe(5);
+    send.close?.();
+  });
+
   it('keeps connections alive per checked address: reused for the same address, never for another', async () => {
     // One port on two loopback addresses, counting the connections each accepts.
     const connections: string[] = [];

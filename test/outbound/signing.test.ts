@@ -59,6 +59,15 @@ describe('WebhookSender', () => {
     expect(WebhookSender.verify(body, WebhookSender.generateSecret(), headers['X-Webhook-Signature'])).toBe(false);
   });
 
+  it('signs every request with its own secret, past the number of keys it keeps ready', () => {
+    const secrets = Array.from({ length: 1100 }, () => WebhookSender.generateSecret());
+    for (const secret of [...secrets, secrets[0] as string, secrets[1099] as string]) {
+      const headers = WebhookSender.sign({ body, secrets: secret, webhookId: 'del_3', timestamp });
+      expect(headers['X-Webhook-Signature']).toBe(`sha256=${hexHmac(secret, body)}`);
+      expect(headers['webhook-signature']).toBe(`v1,${standardSig(secret, 'del_3', headers['webhook-timestamp'], body)}`);
+    }
+  });
+
   it('rejects tampered bodies, malformed and empty headers', () => {
     const secret = WebhookSender.generateSecret();
     const sig = WebhookSender.sign({ body, secrets: secret, webhookId: 'x', timestamp })['X-Webhook-Signature'];
