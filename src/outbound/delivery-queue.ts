@@ -119,6 +119,16 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
     const messages: Array<{ id: string; event: string; tenant_id: string | null; payload: string; at: string; request_id?: string; run_id?: string }> = [];
     const deliveries: DbNewDelivery[] = [];
     const leased: Array<{ delivery: ClaimedDelivery; leasedAt: number }> = [];
+    // What a worker needs of each endpoint, made once per batch and shared by its deliveries (read-only).
+    const views = new Map<DbEndpoint, ClaimedDelivery['endpoint']>();
+    const viewOf = (endpoint: DbEndpoint, now: Date, secrets: SecretBox) => {
+      let view = views.get(endpoint);
+      if (!view) {
+        view = toEndpoint(endpoint, now, secrets);
+        views.set(endpoint, view);
+      }
+      return view;
+    };
     const build = () => items.map(({ input, now }, i): EnqueueResult | null => {
       const subscribed = endpoints[i] as DbEndpoint[];
       if (subscribed.length === 0) return null;
@@ -130,19 +140,29 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
       let queued = 0;
       const deliveryIds = subscribed.map((endpoint) => {
         const id = uuidv7(now.getTime());
-        const row: DbNewDelivery = { id, message_id: messageId, webhook_id: endpoint.id, status: 'pending', available_at: at, attempts: 0, at };
-        deliveries.push(row);
-        if (handOff?.reserve(endpoint.id)) {
-          row.status = 'sending';
-          row.lease_token = randomUUID();
-          row.lease_owner = handOff.owner;
-          row.available_at = new Date(now.getTime() + Number(endpoint.timeout_ms) + handOff.leaseMarginMs).toISOString();
-          row.attempts = 1;
-          const claimed: DbClaimed = { ...endpoint, id, message_id: messageId, webhook_id: endpoint.id, lease_token: row.lease_token, round_attempts: 1, attempt_count: 1, is_test: false, event: input.event, payload: message.payload, request_id: message.request_id ?? null, run_id: message.run_id ?? null };
-          leased.push({ delivery: toClaimed(claimed, now, handOff.secrets), leasedAt: now.getTime() });
-        } else {
+        if (!handOff?.reserve(endpoint.id)) {
+          deliveries.push({ id, message_id: messageId, webhook_id: endpoint.id, status: 'pending', available_at: at, lease_token: null, lease_owner: null, attempts: 0, at });
           queued += 1;
+          return id;
         }
+        const leaseToken = randomUUID();
+        const leaseEnds = new Date(now.getTime() + Number(endpoint.timeout_ms) + handOff.leaseMarginMs).toISOString();
+        deliveries.push({ id, message_id: messageId, webhook_id: endpoint.id, status: 'sending', available_at: leaseEnds, lease_token: leaseToken, lease_owner: handOff.owner, attempts: 1, at });
+        const delivery: ClaimedDelivery = {
+          id,
+          messageId,
+          webhookId: endpoint.id,
+          leaseToken,
+          attemptNumber: 1,
+          roundAttempts: 1,
+          test: false,
+          event: input.event,
+          payload: message.payload,
+          requestId: message.request_id ?? null,
+          runId: message.run_id ?? null,
+          endpoint: viewOf(endpoint, now, handOff.secrets),
+        };
+        leased.push({ delivery, leasedAt: now.getTime() });
         return id;
       });
       return { messageId, deliveryIds, queued };
@@ -180,8 +200,8 @@ interface DbNewDelivery {
   webhook_id: string;
   status: 'pending' | 'sending';
   available_at: string;
-  lease_token?: string;
-  lease_owner?: string;
+  lease_token: string | null;
+  lease_owner: string | null;
   attempts: number;
   at: string;
 }
@@ -327,13 +347,26 @@ export async function claimDeliveries(knex: Knex, options: ClaimOptions): Promis
 }
 
 /** The signing secrets of a claimed row, decrypted; a key or integrity failure becomes an error on that delivery alone. */
-function claimedSecrets(row: DbClaimed, now: Date, box: SecretBox): Pick<ClaimedDelivery['endpoint'], 'secrets' | 'secretsError'> {
+function claimedSecrets(row: Pick<DbClaimed, 'secret' | 'previous_secrets'>, now: Date, box: SecretBox): Pick<ClaimedDelivery['endpoint'], 'secrets' | 'secretsError'> {
   try {
     return { secrets: openActiveSecrets(box, row.secret, row.previous_secrets, now) };
   } catch (err) {
     if (!isAppError(err)) throw err;
     return { secrets: [], secretsError: { code: err.code, message: err.message } };
   }
+}
+
+/** What a worker needs of a delivery's endpoint, from its row. */
+function toEndpoint(row: DbEndpoint, now: Date, box: SecretBox): ClaimedDelivery['endpoint'] {
+  return {
+    url: row.url,
+    ...claimedSecrets(row, now, box),
+    isActive: row.is_active,
+    tenantId: row.tenant_id,
+    maxRetries: Number(row.max_retries),
+    retryDelayMs: Number(row.retry_delay_ms),
+    timeoutMs: Number(row.timeout_ms),
+  };
 }
 
 export function toClaimed(row: DbClaimed, now: Date, box: SecretBox): ClaimedDelivery {
@@ -349,15 +382,7 @@ export function toClaimed(row: DbClaimed, now: Date, box: SecretBox): ClaimedDel
     payload: row.payload,
     requestId: row.request_id ?? null,
     runId: row.run_id ?? null,
-    endpoint: {
-      url: row.url,
-      ...claimedSecrets(row, now, box),
-      isActive: row.is_active,
-      tenantId: row.tenant_id,
-      maxRetries: Number(row.max_retries),
-      retryDelayMs: Number(row.retry_delay_ms),
-      timeoutMs: Number(row.timeout_ms),
-    },
+    endpoint: toEndpoint(row, now, box),
   };
 }
 
