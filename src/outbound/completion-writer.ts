@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from '../logger.js';
 import { completeDelivery, RELAXED_COMMIT, type Completed, type CompleteInput } from './delivery-queue.js';
 import { GroupCommit } from './group-commit.js';
-import { PreparedStatement } from '../store/prepared-statement.js';
+import { preparedStatement } from '../store/prepared-statement.js';
 
 /** Completions written in one statement at most. */
 const MAX_BATCH = 500;
@@ -50,7 +50,7 @@ export class CompletionWriter {
  * holds it), their attempts (unless the delivery is gone — its webhook was deleted), and one success per
  * endpoint. Returns the ids whose lease was still held.
  */
-const WRITE_COMPLETIONS = new PreparedStatement('hookgate_write_completions', `
+export const WRITE_COMPLETIONS = preparedStatement('hookgate_write_completions', `
 with ${RELAXED_COMMIT}, batch as materialized (
   select jsonb_array_elements_text(?::jsonb)::uuid as id
 ), present as materialized (

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { isAppError } from '../errors.js';
 import type { EventOrigin } from '../events/index.js';
 import { SQLSTATE, uuidv7, type SecretBox } from '../store/index.js';
-import { PreparedStatement } from '../store/prepared-statement.js';
+import { preparedStatement } from '../store/prepared-statement.js';
 import { OUTGOING_BY_EVENT } from '../store/queries.js';
 import { recordFailure, recordSuccess, disableEndpoint, type DisablePolicy } from './endpoint-health.js';
 import { openActiveSecrets, type StoredSecret } from './endpoint-secrets.js';
@@ -53,7 +53,7 @@ export interface EnqueueResult extends Enqueued {
 export const RELAXED_COMMIT = `relaxed as materialized (select set_config('synchronous_commit', 'off', true) as setting)`;
 
 /** The outbox write, one statement: the messages, and a delivery per endpoint referring to each. */
-const INSERT_MESSAGES_AND_DELIVERIES = new PreparedStatement('hookgate_outbox_write', `
+const INSERT_MESSAGES_AND_DELIVERIES = preparedStatement('hookgate_outbox_write', `
 with messages as (
   insert into outbound_messages (id, event, tenant_id, payload, created_at, request_id, run_id)
   select m.id, m.event, m.tenant_id, m.payload, m.at, m.request_id, m.run_id
@@ -186,7 +186,7 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
  * The active endpoints subscribed to an event of a tenant (the GIN-indexed OUTGOING_BY_EVENT, as
  * `store.findByEvent` runs it), with what the outbox write needs to send to them at once (see HandOff).
  */
-const SUBSCRIBED_ENDPOINTS = new PreparedStatement(
+export const SUBSCRIBED_ENDPOINTS = preparedStatement(
   'hookgate_subscribed_endpoints',
   `select id, url, secret, previous_secrets, is_active, tenant_id, max_retries, retry_delay_ms, timeout_ms
    from webhooks where ${OUTGOING_BY_EVENT} order by created_at, id`,
@@ -290,7 +290,7 @@ export interface ClaimOptions {
  * The attempt counters go up at claim time, so an attempt lost with a crashed process still counts. The
  * commit does not wait for the disk (`RELAXED_COMMIT`): a claim lost with the database is claimed again.
  */
-export const CLAIM = new PreparedStatement('hookgate_claim', `
+export const CLAIM = preparedStatement('hookgate_claim', `
 with candidates as (
   select id, available_at from (
     select id, available_at, row_number() over (partition by webhook_id order by available_at, id) as rn, webhook_id

@@ -45,6 +45,7 @@ export interface AttemptResult {
 export type HttpTransport = ((request: OutgoingRequest) => Promise<AttemptResult>) & { close?: () => void };
 
 export interface HttpTransportOptions {
+  /** Read once, when the transport is made: a later change to this object does not reach it. */
   policy: UrlPolicy;
   resolver?: Resolver;
   /** Bytes of the response body kept (default 4096). The rest is never read. */
@@ -105,11 +106,13 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
   const excerptBytes = options.excerptBytes ?? DEFAULT_EXCERPT_BYTES;
   const userAgent = options.userAgent ?? 'hookgate-webhooks/1';
   const pool = options.pool ?? createConnectionPool();
+  // A copy: the checks remembered below hold for the policy as it is now.
+  const policy: UrlPolicy = Object.freeze({ ...options.policy });
   // The checks of URLs whose host is an IP address: they need no DNS, so their answer cannot change (a
   // tenth of an attempt's time, measured). A URL with a host name is resolved and checked on every attempt.
   const literalTargets = new Map<string, CheckedTarget>();
   const checkTarget = async (url: string): Promise<CheckedTarget> => {
-    const target = await resolveWebhookTarget(url, options.policy, resolver);
+    const target = await resolveWebhookTarget(url, policy, resolver);
     if (isIP(target.hostname)) setBounded(literalTargets, url, target, LITERAL_TARGETS_MAX);
     return target;
   };
@@ -128,7 +131,7 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
 
     // The attempt's own abort: no AbortController and no `signal` on the request, which cost a third of a
     // bare request's time each (measured); the stage under way — resolving, or the request — is told directly.
-    const abort = new AttemptAbort();
+    const abort = attemptAbort();
     const timer = setTimeout(() => abort.abort(new AttemptTimeout(request.timeoutMs)), request.timeoutMs);
     const onOuterAbort = () => abort.abort(new AttemptAborted());
     request.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -143,6 +146,8 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         }
         throw err;
       }
+      // Aborted already (a shutdown that came first, with the check remembered): no request at all.
+      if (abort.reason) throw abort.reason;
       const agent = pool.agentFor(target);
       let response: Response;
       try {
@@ -175,33 +180,40 @@ class StaleSocket extends Error {
   }
 }
 
-/**
- * Ends one attempt early (its timeout, or a shutdown): remembers the first reason, and tells the stage
- * under way, which registers itself with `onAbort` (a later registration replaces it).
- */
-class AttemptAbort {
-  reason: Error | null = null;
-  #stage: ((reason: Error) => void) | null = null;
-
-  abort(reason: Error): void {
-    if (this.reason) return;
-    this.reason = reason;
-    this.#stage?.(reason);
-  }
-
-  /** `stage` is called on abort (at once if already aborted). */
-  onAbort(stage: (reason: Error) => void): void {
-    this.#stage = stage;
-    if (this.reason) stage(this.reason);
-  }
-
+/** Ends one attempt early (its timeout, or a shutdown), and tells the stage under way. */
+interface AttemptAbort {
+  /** The first reason given; null while the attempt runs on. */
+  readonly reason: Error | null;
+  abort(reason: Error): void;
+  /** Registers the stage under way (replacing the previous one); called at once if already aborted. */
+  onAbort(stage: (reason: Error) => void): void;
   /** `promise`, or a rejection with the reason once aborted first. */
-  race<T>(promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.onAbort(reject);
-      promise.then(resolve, reject);
-    });
-  }
+  race<T>(promise: Promise<T>): Promise<T>;
+}
+
+function attemptAbort(): AttemptAbort {
+  let reason: Error | null = null;
+  let stage: ((reason: Error) => void) | null = null;
+  const onAbort = (next: (reason: Error) => void) => {
+    stage = next;
+    if (reason) next(reason);
+  };
+  return {
+    get reason() {
+      return reason;
+    },
+    abort(why) {
+      if (reason) return;
+      reason = why;
+      stage?.(why);
+    },
+    onAbort,
+    race: (promise) =>
+      new Promise((resolve, reject) => {
+        onAbort(reject);
+        promise.then(resolve, reject);
+      }),
+  };
 }
 
 type Response = Pick<AttemptResult, 'statusCode' | 'retryAfter' | 'responseExcerpt' | 'responseTruncated'>;

@@ -6,6 +6,10 @@ export const SQLSTATE = {
   uniqueViolation: '23505',
   foreignKeyViolation: '23503',
   invalidTextRepresentation: '22P02',
+  /** Among others: "cached plan must not change result type" for a prepared statement. */
+  featureNotSupported: '0A000',
+  /** A prepared statement the server does not know. */
+  invalidStatementName: '26000',
 } as const;
 
 const RETRYABLE_SQLSTATES: ReadonlyMap<string, string> = new Map([

@@ -124,10 +124,15 @@ describe('HTTP transport (real loopback receiver)', () => {
   });
 
   it('an attempt whose signal is already aborted ends as "aborted" without connecting', async () => {
+    receiver.respond(() => 204);
+    const send = createHttpTransport({ policy: open });
     const before = receiver.requests.length;
-    const result = await createHttpTransport({ policy: open })({ ...request(receiver.url), signal: AbortSignal.abort() });
-    expect(result).toMatchObject({ statusCode: null, error: { code: 'aborted' } });
-    expect(receiver.requests.length).toBe(before);
+    expect(await send({ ...request(receiver.url), signal: AbortSignal.abort() })).toMatchObject({ statusCode: null, error: { code: 'aborted' } });
+    // Once more after a request to that URL went through (its check is remembered now).
+    expect(await send(request(receiver.url))).toMatchObject({ statusCode: 204 });
+    expect(await send({ ...request(receiver.url), signal: AbortSignal.abort() })).toMatchObject({ statusCode: null, error: { code: 'aborted' } });
+    expect(receiver.requests.length).toBe(before + 1);
+    send.close?.();
   });
 
   it('resolves and checks a host name on every attempt; a refused address stays refused', async () => {
@@ -146,6 +151,14 @@ describe('HTTP transport (real loopback receiver)', () => {
     for (let i = 0; i < 3; i++) expect(await send(request(`http://hooks.test:${receiver.port}/`))).toMatchObject({ statusCode: 204, error: null });
     expect(lookups).toBe(5);
     send.close?.();
+  });
+
+  it('keeps the URL policy it was made with', async () => {
+    const policy = { allowInsecureUrls: true, allowPrivateNetworks: false };
+    const send = createHttpTransport({ policy });
+    expect((await send(request(receiver.url))).error?.code).toBe('url_blocked');
+    policy.allowPrivateNetworks = true;
+    expect((await send(request(receiver.url))).error?.code).toBe('url_blocked');
   });
 
   it('keeps connections alive per checked address: reused for the same address, never for another', async () => {

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PreparedStatement } from '../../src/store/prepared-statement.js';
+import { preparedStatement } from '../../src/store/prepared-statement.js';
 import { SQLSTATE, type KnexStore } from '../../src/store/index.js';
 import { storeFactories } from '../helpers/stores.js';
 
 /** Finds prepared statements by name on the connection it runs on: its own name once it is prepared there. */
-const PREPARED_HERE = new PreparedStatement('hookgate_test_prepared_here', 'select name from pg_prepared_statements where name = ?');
-const ECHO = new PreparedStatement('hookgate_test_echo', 'select ?::int + 1 as n, ?::jsonb as doc');
-const INSERT_KEY = new PreparedStatement('hookgate_test_insert_key', 'insert into settings (key, value) values (?, ?::jsonb) returning key');
+const PREPARED_HERE = preparedStatement('hookgate_test_prepared_here', 'select name from pg_prepared_statements where name = ?');
+const ECHO = preparedStatement('hookgate_test_echo', 'select ?::int + 1 as n, ?::jsonb as doc');
+const INSERT_KEY = preparedStatement('hookgate_test_insert_key', 'insert into settings (key, value) values (?, ?::jsonb) returning key');
 
 describe.each(storeFactories())('prepared statements on $name', (factory) => {
   let store: KnexStore;
@@ -20,10 +20,32 @@ describe.each(storeFactories())('prepared statements on $name', (factory) => {
   });
 
   it('is a named prepared statement on PostgreSQL connections, a plain statement on PGlite', async () => {
-    // Two runs: the second may land on another pooled connection, where it is prepared anew.
-    await PREPARED_HERE.rows(store.knex, [PREPARED_HERE.name]);
+    // It is prepared on the connection it runs on before it runs, so it finds itself there.
     const rows = await PREPARED_HERE.rows<{ name: string }>(store.knex, [PREPARED_HERE.name]);
     expect(rows).toEqual(factory.name === 'postgres' ? [{ name: PREPARED_HERE.name }] : []);
+  });
+
+  it('still answers after a migration changed the type of a column it returns', async () => {
+    await store.knex.raw('create table prepared_probe (id int primary key, n int not null)');
+    await store.knex.raw('insert into prepared_probe values (1, 7)');
+    const probe = preparedStatement('hookgate_test_probe', 'select id, n from prepared_probe where id = ?');
+    // Prepared on every pooled connection (more callers at once than the pool has connections).
+    const before = await Promise.all(Array.from({ length: 12 }, () => probe.rows(store.knex, [1])));
+    expect(before.flat()).toEqual(Array.from({ length: 12 }, () => ({ id: 1, n: 7 })));
+
+    await store.knex.raw('alter table prepared_probe alter column n type text');
+    // Each connection's cached plan now returns the wrong type ("cached plan must not change result type"):
+    // the statement runs once more unprepared, and the pool drops that connection.
+    const unprepared: string[] = [];
+    const onQuery = (q: { sql: string; name?: string }) => void (q.name === undefined && unprepared.push(q.sql));
+    store.knex.on('query', onQuery);
+    try {
+      for (let i = 0; i < 12; i++) expect(await probe.rows(store.knex, [1])).toEqual([{ id: 1, n: '7' }]);
+    } finally {
+      store.knex.removeListener('query', onQuery);
+    }
+    if (factory.name === 'postgres') expect(unprepared.length).toBeGreaterThan(0);
+    expect(await probe.rows(store.knex, [1])).toEqual([{ id: 1, n: '7' }]);
   });
 
   it('inside a transaction runs on the transaction, which a rollback undoes', async () => {
@@ -50,6 +72,9 @@ describe.each(storeFactories())('prepared statements on $name', (factory) => {
     } finally {
       store.knex.removeListener('query', onQuery).removeListener('query-error', onError);
     }
+    // Every failure gave its connection back: more of them than the pool holds, then a statement that works.
+    for (let i = 0; i < 12; i++) await expect(INSERT_KEY.rows(store.knex, [key, '3'])).rejects.toMatchObject({ code: SQLSTATE.uniqueViolation });
+    expect(await ECHO.rows(store.knex, [1, 'null'])).toEqual([{ n: 2, doc: null }]);
     // As knex shows any statement: with PostgreSQL's $n placeholders.
     const sql = 'insert into settings (key, value) values ($1, $2::jsonb) returning key';
     expect(seen).toEqual([sql, `error: ${sql}`]);
@@ -60,8 +85,8 @@ describe.each(storeFactories())('prepared statements on $name', (factory) => {
   });
 });
 
-describe('PreparedStatement', () => {
+describe('preparedStatement', () => {
   it("refuses knex's ?? identifiers, which have no prepared form", () => {
-    expect(() => new PreparedStatement('x', 'select * from ?? where id = ?')).toThrow("'??' identifiers cannot be prepared");
+    expect(() => preparedStatement('x', 'select * from ?? where id = ?')).toThrow("'??' identifiers cannot be prepared");
   });
 });
