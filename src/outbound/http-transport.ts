@@ -158,7 +158,14 @@ export function createHttpTransport(options: HttpTransportOptions): HttpTranspor
         if (!(err instanceof StaleSocket) || abort.reason) throw err instanceof StaleSocket ? err.cause : err;
         response = await post(target, agent, request, userAgent, excerptBytes, abort, { fresh: true });
       }
-      return { ...response, durationMs: elapsed(), error: null };
+      return {
+        statusCode: response.statusCode,
+        retryAfter: response.retryAfter,
+        responseExcerpt: response.responseExcerpt,
+        responseTruncated: response.responseTruncated,
+        durationMs: elapsed(),
+        error: null,
+      };
     } catch (err) {
       const reason = abort.reason ?? err;
       if (reason instanceof AttemptAborted) return failed({ code: 'aborted', message: reason.message });
@@ -224,6 +231,11 @@ function post(
 ): Promise<Response> {
   const { url } = target;
   const body = Buffer.from(request.body, 'utf8');
+  const headers: Record<string, string> = {};
+  for (const name in request.headers) headers[name] = request.headers[name] as string;
+  headers['content-type'] = 'application/json';
+  headers['content-length'] = String(body.length);
+  headers['user-agent'] = userAgent;
   return new Promise<Response>((resolve, reject) => {
     let answered = false;
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)({
@@ -233,12 +245,7 @@ function post(
       hostname: target.hostname,
       port: url.port || undefined,
       path: `${url.pathname}${url.search}`,
-      headers: {
-        ...request.headers,
-        'content-type': 'application/json',
-        'content-length': String(body.length),
-        'user-agent': userAgent,
-      },
+      headers,
       lookup: pinnedLookup(target) as unknown as RequestOptions['lookup'],
       // The agent of the checked address (see connection-pool.ts); a retry after a stale socket skips the pool.
       agent: options.fresh ? false : agent,
