@@ -401,12 +401,14 @@ export async function releaseDeliveries(knex: Knex, leases: ReadonlyArray<Pick<C
   );
 }
 
-/** When the earliest open delivery is due (or its lease ends); null when the queue is empty. */
-export async function nextDueAt(knex: Knex): Promise<Date | null> {
-  const row = await knex('outbound_deliveries')
-    .whereIn('status', ['pending', 'sending'])
-    .orderBy([{ column: 'available_at' }, { column: 'id' }])
-    .first<{ available_at: Date | string } | undefined>('available_at');
+/**
+ * When the earliest open delivery is due (or its lease ends) — of those due after `after`, when given; null
+ * when there is none.
+ */
+export async function nextDueAt(knex: Knex, after?: Date): Promise<Date | null> {
+  const query = knex('outbound_deliveries').whereIn('status', ['pending', 'sending']);
+  if (after) query.where('available_at', '>', after.toISOString());
+  const row = await query.orderBy([{ column: 'available_at' }, { column: 'id' }]).first<{ available_at: Date | string } | undefined>('available_at');
   return row ? new Date(row.available_at) : null;
 }
 

@@ -305,12 +305,17 @@ export class DeliveryWorker {
           this.#caughtUp = ![...this.#perEndpoint.values()].some((held) => held >= this.#endpointCapacity);
           // Fewer than asked for: sleep until woken — by each of those requests when it is answered (unless
           // caught up), or by new work — or until the earliest row falls due (a retry, a lease running out).
-          const due = claimed.length === 0 || this.#caughtUp ? await nextDueAt(knex) : null;
+          let due = claimed.length === 0 || this.#caughtUp ? await nextDueAt(knex) : null;
+          if (due && due.getTime() <= now() && claimed.length === 0) {
+            // Due but not claimable (locked by another process's claim, beyond the window, its endpoint at
+            // its cap here): not caught up, and the wake-up is the next row to fall due after now (a retry
+            // due in 100 ms must not wait for the poll behind it).
+            this.#caughtUp = false;
+            due = await nextDueAt(knex, new Date(now()));
+          }
           if (due) {
             const wait = due.getTime() - now();
             if (wait > 0) sleepMs = Math.min(Math.max(wait, 5), config.pollMs);
-            // Due but not claimable (locked by another process's claim, or beyond the window): not caught up.
-            else if (claimed.length === 0) this.#caughtUp = false;
           }
         }
       } catch (err) {

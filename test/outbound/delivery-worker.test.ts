@@ -333,6 +333,29 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     expect(second.outcome.attempt?.number).toBe(2);
   });
 
+  it('retries on time while another due row waits for its endpoint, at its cap here (no poll for 20 s)', async () => {
+    const o = await outbound({ worker: { concurrency: 4, perEndpointConcurrency: 1, pollMs: 20_000, stopTimeoutMs: 100 } });
+    const hanging = endpoint(() => new Promise<void>(() => undefined));
+    let calls = 0;
+    const flaky = endpoint(() => (++calls === 1 ? 503 : 204));
+    await o.service.createWebhook({ url: hanging.url, events: [hanging.event], maxRetries: 0, timeoutMs: 10_000 });
+    await o.service.createWebhook({ url: flaky.url, events: [flaky.event], retryDelayMs: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // One sending and one waiting here (the endpoint's cap with prefetch); the third is due and stays queued.
+    const stuck: Array<{ deliveryIds: string[] }> = [];
+    for (let i = 0; i < 3; i++) stuck.push((await o.service.publish({ event: hanging.event, data: i, tenantId: null, metadata: {} }))!);
+    await waitFor(() => hanging.requests().length === 1 || undefined);
+    const e = await o.service.publish({ event: flaky.event, data: null, tenantId: null, metadata: {} });
+    const first = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
+    expect(first.outcome.step.status).toBe('pending');
+    const t0 = Date.now();
+    await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0] && a.outcome.step.status === 'succeeded', 5000);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await o.stop();
+    // Leave nothing due behind for the next test's workers.
+    await store.knex('outbound_deliveries').whereIn('id', stuck.flatMap((x) => x.deliveryIds)).update({ status: 'failed', lease_token: null });
+  });
+
   it('sends in publish order when the worker is full: later deliveries are not handed over past older queued ones, and queued ones go as slots free (no poll for 20 s)', async () => {
     const o = await outbound({ worker: { concurrency: 1, perEndpointConcurrency: 1, pollMs: 20_000 } });
     const ep = endpoint(() => new Promise<number>((resolve) => setTimeout(() => resolve(204), 30)));
