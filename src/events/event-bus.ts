@@ -36,8 +36,11 @@ export class EventBus {
   }
 
   emit(event: EmittedEvent): void {
+    const listeners = this.#emitter.listeners('event') as EventListener[];
+    // Most engines have no host listener: then nothing is copied.
+    if (listeners.length === 0) return;
     const frozen = Object.freeze({ ...event, metadata: Object.freeze({ ...event.metadata }) });
-    for (const listener of this.#emitter.listeners('event') as EventListener[]) {
+    for (const listener of listeners) {
       queueMicrotask(() => {
         Promise.resolve()
           .then(() => listener(frozen))

@@ -280,11 +280,12 @@ export class DeliveryWorker {
           if (wide) this.#lastWideClaimAt = this.#lastClaimAt;
           this.#claiming = true;
           this.#changed = false;
+          const claimNow = now();
           const claimed = await claimDeliveries(knex, {
             secrets: this.#options.secrets,
             owner: this.#options.attempt.worker,
             limit: room,
-            now: new Date(now()),
+            now: new Date(claimNow),
             leaseMarginMs: config.leaseMarginMs,
             perEndpoint: this.#endpointCapacity,
             busy: this.#perEndpoint,
@@ -306,10 +307,12 @@ export class DeliveryWorker {
           // Fewer than asked for: sleep until woken — by each of those requests when it is answered (unless
           // caught up), or by new work — or until the earliest row falls due (a retry, a lease running out).
           let due = claimed.length === 0 || this.#caughtUp ? await nextDueAt(knex) : null;
-          if (due && due.getTime() <= now() && claimed.length === 0) {
-            // Due but not claimable (locked by another process's claim, beyond the window, its endpoint at
-            // its cap here): not caught up, and the wake-up is the next row to fall due after now (a retry
-            // due in 100 ms must not wait for the poll behind it).
+          if (due && due.getTime() <= now()) {
+            // It fell due after the claim looked (a retry due a moment later): look again at once.
+            if (due.getTime() > claimNow) continue;
+            // Due when the claim looked, yet not taken (locked by another process's claim, beyond the window,
+            // its endpoint at its cap here): not caught up, and the wake-up is the next row to fall due after
+            // now, so that a retry due in 100 ms does not wait for the poll behind it.
             this.#caughtUp = false;
             due = await nextDueAt(knex, new Date(now()));
           }

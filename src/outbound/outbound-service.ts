@@ -215,13 +215,12 @@ export class OutboundService {
   async publish(input: EnqueueInput): Promise<Enqueued | null> {
     const written = await this.#outbox.submit({ input, now: new Date(this.#now()) });
     if (!written) return null;
-    const { queued, ...enqueued } = written;
-    if (queued > 0) {
+    if (written.queued > 0) {
       // Other processes' workers: not awaited (the outbox write is what the caller waits for).
       void this.#notifier?.notify();
       this.#worker?.wake();
     }
-    return enqueued;
+    return { messageId: written.messageId, deliveryIds: written.deliveryIds };
   }
 
   /**

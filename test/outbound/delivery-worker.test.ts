@@ -333,6 +333,26 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     expect(second.outcome.attempt?.number).toBe(2);
   });
 
+  it('a retry that falls due while the claim looks is claimed at once, not at the poll (no poll for 20 s)', async () => {
+    // The clock jumps 300 ms between the claim that runs once the first attempt is recorded and the loop's
+    // next look at the clock: the retry (due 100 ms after the first attempt) fell due while that claim ran.
+    let armed = false;
+    let calls = 0;
+    const now = () => (armed && ++calls >= 2 ? Date.now() + 300 : Date.now());
+    const o = await outbound({ worker: { pollMs: 20_000 }, now, random: () => 0.5 });
+    let requests = 0;
+    const ep = endpoint(() => (++requests === 1 ? 503 : 204));
+    await o.service.createWebhook({ url: ep.url, events: [ep.event], retryDelayMs: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const e = await o.service.publish({ event: ep.event, data: null, tenantId: null, metadata: {} });
+    const first = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
+    armed = true;
+    expect(first.outcome.step).toMatchObject({ status: 'pending', delayMs: 100 });
+    const t0 = Date.now();
+    await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0] && a.outcome.step.status === 'succeeded', 5000);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  });
+
   it('retries on time while another due row waits for its endpoint, at its cap here (no poll for 20 s)', async () => {
     const o = await outbound({ worker: { concurrency: 4, perEndpointConcurrency: 1, pollMs: 20_000, stopTimeoutMs: 100 } });
     const hanging = endpoint(() => new Promise<void>(() => undefined));
