@@ -86,40 +86,42 @@ select id from updated`);
 
 /** Writes many completions in one statement (see WRITE_COMPLETIONS); returns the ids whose lease was still held. */
 export async function writeCompletions(knex: Knex, inputs: readonly CompleteInput[]): Promise<Set<string>> {
-  const deliveries = inputs.map((input) => ({
-    id: input.deliveryId,
-    lease_token: input.leaseToken,
-    status: input.next.status,
-    available_at: (input.next.status === 'pending' ? input.next.availableAt : input.now).toISOString(),
-    last_status_code: input.lastStatusCode,
-    last_error: input.lastError,
-    now: input.now.toISOString(),
-    completed_at: input.next.status === 'pending' ? null : input.now.toISOString(),
-  }));
-  const attempts = inputs.flatMap(({ deliveryId, attempt }) =>
-    attempt
-      ? [{
-          id: attempt.id,
-          delivery_id: deliveryId,
-          attempt_number: attempt.number,
-          worker: attempt.worker,
-          started_at: attempt.startedAt.toISOString(),
-          duration_ms: attempt.durationMs,
-          status_code: attempt.statusCode,
-          response_excerpt: attempt.responseExcerpt,
-          response_truncated: attempt.responseTruncated,
-          error: attempt.error,
-          outcome: attempt.outcome,
-        }]
-      : [],
-  );
+  // One pass, each instant formatted once: this runs for every delivery.
+  const deliveries = [];
+  const attempts = [];
   // One row per endpoint (an upsert may not touch a row twice), in id order so that concurrent batches
   // lock health rows in the same order and cannot deadlock.
   const successes = new Map<string, string>();
   for (const input of inputs) {
-    if (input.health?.ok !== true) continue;
     const at = input.now.toISOString();
-    if ((successes.get(input.webhookId) ?? '') < at) successes.set(input.webhookId, at);
+    const pending = input.next.status === 'pending';
+    deliveries.push({
+      id: input.deliveryId,
+      lease_token: input.leaseToken,
+      status: input.next.status,
+      available_at: input.next.status === 'pending' ? input.next.availableAt.toISOString() : at,
+      last_status_code: input.lastStatusCode,
+      last_error: input.lastError,
+      now: at,
+      completed_at: pending ? null : at,
+    });
+    const { attempt } = input;
+    if (attempt) {
+      attempts.push({
+        id: attempt.id,
+        delivery_id: input.deliveryId,
+        attempt_number: attempt.number,
+        worker: attempt.worker,
+        started_at: attempt.startedAt.toISOString(),
+        duration_ms: attempt.durationMs,
+        status_code: attempt.statusCode,
+        response_excerpt: attempt.responseExcerpt,
+        response_truncated: attempt.responseTruncated,
+        error: attempt.error,
+        outcome: attempt.outcome,
+      });
+    }
+    if (input.health?.ok === true && (successes.get(input.webhookId) ?? '') < at) successes.set(input.webhookId, at);
   }
   const health = [...successes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([webhook_id, at]) => ({ webhook_id, at }));
 
