@@ -97,7 +97,7 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
         body: delivery.payload,
         headers: deliveryHeaders(delivery, endpoint.secrets, attemptId, startedAt),
         timeoutMs: endpoint.timeoutMs,
-        ...(signal ? { signal } : {}),
+        signal,
       });
   options.onSent?.();
   const nowMs = ctx.now();

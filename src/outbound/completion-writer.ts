@@ -87,23 +87,23 @@ select id from updated`);
 /** Writes many completions in one statement (see WRITE_COMPLETIONS); returns the ids whose lease was still held. */
 export async function writeCompletions(knex: Knex, inputs: readonly CompleteInput[]): Promise<Set<string>> {
   // One pass, each instant formatted once: this runs for every delivery.
-  const deliveries = [];
-  const attempts = [];
+  const deliveries: Array<Record<string, unknown>> = [];
+  const attempts: Array<Record<string, unknown>> = [];
   // One row per endpoint (an upsert may not touch a row twice), in id order so that concurrent batches
   // lock health rows in the same order and cannot deadlock.
   const successes = new Map<string, string>();
   for (const input of inputs) {
     const at = input.now.toISOString();
-    const pending = input.next.status === 'pending';
+    const { next } = input;
     deliveries.push({
       id: input.deliveryId,
       lease_token: input.leaseToken,
-      status: input.next.status,
-      available_at: input.next.status === 'pending' ? input.next.availableAt.toISOString() : at,
+      status: next.status,
+      available_at: next.status === 'pending' ? next.availableAt.toISOString() : at,
       last_status_code: input.lastStatusCode,
       last_error: input.lastError,
       now: at,
-      completed_at: pending ? null : at,
+      completed_at: next.status === 'pending' ? null : at,
     });
     const { attempt } = input;
     if (attempt) {

@@ -401,14 +401,21 @@ export async function releaseDeliveries(knex: Knex, leases: ReadonlyArray<Pick<C
   );
 }
 
+/** The earliest open delivery due after a moment, by the due index (the worker's loop runs it after its claims). */
+const NEXT_DUE = preparedStatement(
+  'hookgate_next_due',
+  `select available_at from outbound_deliveries
+   where status in ('pending', 'sending') and available_at > ?::timestamptz
+   order by available_at, id
+   limit 1`,
+);
+
 /**
  * When the earliest open delivery is due (or its lease ends) — of those due after `after`, when given; null
  * when there is none.
  */
 export async function nextDueAt(knex: Knex, after?: Date): Promise<Date | null> {
-  const query = knex('outbound_deliveries').whereIn('status', ['pending', 'sending']);
-  if (after) query.where('available_at', '>', after.toISOString());
-  const row = await query.orderBy([{ column: 'available_at' }, { column: 'id' }]).first<{ available_at: Date | string } | undefined>('available_at');
+  const [row] = await NEXT_DUE.rows<{ available_at: Date | string }>(knex, [after ? after.toISOString() : '-infinity']);
   return row ? new Date(row.available_at) : null;
 }
 

@@ -305,20 +305,29 @@ export class DeliveryWorker {
           if (this.#changed || claimed.length === room) continue;
           this.#caughtUp = ![...this.#perEndpoint.values()].some((held) => held >= this.#endpointCapacity);
           // Fewer than asked for: sleep until woken — by each of those requests when it is answered (unless
-          // caught up), or by new work — or until the earliest row falls due (a retry, a lease running out).
-          let due = claimed.length === 0 || this.#caughtUp ? await nextDueAt(knex) : null;
-          if (due && due.getTime() <= now()) {
-            // It fell due after the claim looked (a retry due a moment later): look again at once.
-            if (due.getTime() > claimNow) continue;
-            // Due when the claim looked, yet not taken (locked by another process's claim, beyond the window,
-            // its endpoint at its cap here): not caught up, and the wake-up is the next row to fall due after
-            // now, so that a retry due in 100 ms does not wait for the poll behind it.
-            this.#caughtUp = false;
-            due = await nextDueAt(knex, new Date(now()));
+          // caught up), or by new work — or until the next row falls due (a retry, a lease running out).
+          const looked = now();
+          let due: Date | null;
+          if (claimed.length === 0 || this.#caughtUp) {
+            due = await nextDueAt(knex);
+            if (due && due.getTime() <= looked) {
+              // It fell due after the claim looked (a retry due a moment later): look again at once.
+              if (due.getTime() > claimNow) continue;
+              // Due when the claim looked, yet not taken (locked by another process's claim, beyond the
+              // window, its endpoint at its cap here): not caught up, and the wake-up is the next row to fall
+              // due, so that a retry due in 100 ms elsewhere does not wait for the poll behind it.
+              this.#caughtUp = false;
+              due = await nextDueAt(knex, new Date(looked));
+            }
+          } else {
+            // Claimed some, with an endpoint at its cap: its waiting rows wake the loop only when its requests
+            // are answered, which a hanging receiver can put off for its whole timeout.
+            due = await nextDueAt(knex, new Date(looked));
           }
           if (due) {
+            // Due after `looked`; due already (it fell due meanwhile) means look again at once.
             const wait = due.getTime() - now();
-            if (wait > 0) sleepMs = Math.min(Math.max(wait, 5), config.pollMs);
+            sleepMs = wait > 0 ? Math.min(Math.max(wait, 5), config.pollMs) : 0;
           }
         }
       } catch (err) {

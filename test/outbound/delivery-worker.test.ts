@@ -334,23 +334,30 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
   });
 
   it('a retry that falls due while the claim looks is claimed at once, not at the poll (no poll for 20 s)', async () => {
-    // The clock jumps 300 ms between the claim that runs once the first attempt is recorded and the loop's
-    // next look at the clock: the retry (due 100 ms after the first attempt) fell due while that claim ran.
+    // The clock jumps 300 ms as the claim that follows the first attempt is sent: the retry (due 100 ms after
+    // the first attempt) falls due while that claim runs, after the moment it looked from.
+    let offset = 0;
     let armed = false;
-    let calls = 0;
-    const now = () => (armed && ++calls >= 2 ? Date.now() + 300 : Date.now());
-    const o = await outbound({ worker: { pollMs: 20_000 }, now, random: () => 0.5 });
-    let requests = 0;
-    const ep = endpoint(() => (++requests === 1 ? 503 : 204));
-    await o.service.createWebhook({ url: ep.url, events: [ep.event], retryDelayMs: 100 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const e = await o.service.publish({ event: ep.event, data: null, tenantId: null, metadata: {} });
-    const first = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
-    armed = true;
-    expect(first.outcome.step).toMatchObject({ status: 'pending', delayMs: 100 });
-    const t0 = Date.now();
-    await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0] && a.outcome.step.status === 'succeeded', 5000);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    const onQuery = (q: { sql: string }) => {
+      if (armed && q.sql.includes('with candidates')) offset = 300;
+    };
+    store.knex.on('query', onQuery);
+    try {
+      const o = await outbound({ worker: { pollMs: 20_000 }, now: () => Date.now() + offset, random: () => 0.5 });
+      let requests = 0;
+      const ep = endpoint(() => (++requests === 1 ? 503 : 204));
+      await o.service.createWebhook({ url: ep.url, events: [ep.event], retryDelayMs: 100 });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      armed = true;
+      const e = await o.service.publish({ event: ep.event, data: null, tenantId: null, metadata: {} });
+      const first = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
+      expect(first.outcome.step).toMatchObject({ status: 'pending', delayMs: 100 });
+      const t0 = Date.now();
+      await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0] && a.outcome.step.status === 'succeeded', 5000);
+      expect(Date.now() - t0).toBeLessThan(2000);
+    } finally {
+      store.knex.removeListener('query', onQuery);
+    }
   });
 
   it('retries on time while another due row waits for its endpoint, at its cap here (no poll for 20 s)', async () => {
@@ -361,19 +368,49 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     await o.service.createWebhook({ url: hanging.url, events: [hanging.event], maxRetries: 0, timeoutMs: 10_000 });
     await o.service.createWebhook({ url: flaky.url, events: [flaky.event], retryDelayMs: 100 });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    // One sending and one waiting here (the endpoint's cap with prefetch); the third is due and stays queued.
     const stuck: Array<{ deliveryIds: string[] }> = [];
-    for (let i = 0; i < 3; i++) stuck.push((await o.service.publish({ event: hanging.event, data: i, tenantId: null, metadata: {} }))!);
-    await waitFor(() => hanging.requests().length === 1 || undefined);
-    const e = await o.service.publish({ event: flaky.event, data: null, tenantId: null, metadata: {} });
-    const first = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
-    expect(first.outcome.step.status).toBe('pending');
-    const t0 = Date.now();
-    await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0] && a.outcome.step.status === 'succeeded', 5000);
-    expect(Date.now() - t0).toBeLessThan(2000);
-    await o.stop();
-    // Leave nothing due behind for the next test's workers.
-    await store.knex('outbound_deliveries').whereIn('id', stuck.flatMap((x) => x.deliveryIds)).update({ status: 'failed', lease_token: null });
+    try {
+      // One sending and one waiting here (the endpoint's cap with prefetch); the third is due and stays queued.
+      for (let i = 0; i < 3; i++) stuck.push((await o.service.publish({ event: hanging.event, data: i, tenantId: null, metadata: {} }))!);
+      await waitFor(() => hanging.requests().length === 1 || undefined);
+      const e = await o.service.publish({ event: flaky.event, data: null, tenantId: null, metadata: {} });
+      const first = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
+      expect(first.outcome.step.status).toBe('pending');
+      const t0 = Date.now();
+      await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0] && a.outcome.step.status === 'succeeded', 5000);
+      expect(Date.now() - t0).toBeLessThan(2000);
+    } finally {
+      await o.stop();
+      // Leave nothing due behind for the next test's workers.
+      await store.knex('outbound_deliveries').whereIn('id', stuck.flatMap((x) => x.deliveryIds)).update({ status: 'failed', lease_token: null });
+    }
+  });
+
+  it('retries on time after a claim that left an endpoint at its cap (no poll for 20 s)', async () => {
+    const o = await outbound({ worker: { concurrency: 4, perEndpointConcurrency: 1, pollMs: 20_000, stopTimeoutMs: 100 } });
+    const hanging = endpoint(() => new Promise<void>(() => undefined));
+    let calls = 0;
+    const flaky = endpoint(() => (++calls === 1 ? 503 : 204));
+    await o.service.createWebhook({ url: hanging.url, events: [hanging.event], maxRetries: 0, timeoutMs: 10_000 });
+    await o.service.createWebhook({ url: flaky.url, events: [flaky.event], retryDelayMs: 1000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stuck: Array<{ deliveryIds: string[] }> = [];
+    try {
+      const e = await o.service.publish({ event: flaky.event, data: null, tenantId: null, metadata: {} });
+      const first = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
+      expect(first.outcome.step.status).toBe('pending');
+      const t0 = Date.now();
+      // The retry is due in about a second. Meanwhile another process queues two rows for the hanging
+      // endpoint, which the next claim takes (on PostgreSQL its NOTIFY wakes the loop at once): one hangs, one
+      // waits behind it at the endpoint's cap, and nothing else wakes the loop before the retry is due.
+      const publisher = await outbound({ worker: false });
+      for (let i = 0; i < 2; i++) stuck.push((await publisher.service.publish({ event: hanging.event, data: i, tenantId: null, metadata: {} }))!);
+      await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0] && a.outcome.step.status === 'succeeded', 5000);
+      expect(Date.now() - t0).toBeLessThan(3000);
+    } finally {
+      await o.stop();
+      await store.knex('outbound_deliveries').whereIn('id', stuck.flatMap((x) => x.deliveryIds)).update({ status: 'failed', lease_token: null });
+    }
   });
 
   it('sends in publish order when the worker is full: later deliveries are not handed over past older queued ones, and queued ones go as slots free (no poll for 20 s)', async () => {
