@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger.js';
 import { uuidv7 } from '../store/index.js';
-import { completeDelivery, type ClaimedDelivery, type Completed, type CompleteInput } from './delivery-queue.js';
+import { completeDelivery, type Completed, type CompleteInput } from './completion-writer.js';
+import type { ClaimedDelivery } from './delivery-queue.js';
 import type { DisablePolicy } from './endpoint-health.js';
 import type { AttemptError, AttemptResult, HttpTransport } from './http-transport.js';
 import { classifyAttempt, nextStep, type NextStep } from './retry-policy.js';

@@ -1,8 +1,19 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger.js';
-import { completeDelivery, RELAXED_COMMIT, type Completed, type CompleteInput } from './delivery-queue.js';
-import { GroupCommit } from './group-commit.js';
 import { preparedStatement } from '../store/prepared-statement.js';
+import { RELAXED_COMMIT } from './delivery-queue.js';
+import { disableEndpoint, recordFailure, recordSuccess, type DisablePolicy } from './endpoint-health.js';
+import { GroupCommit } from './group-commit.js';
+import type { AttemptError } from './http-transport.js';
+import { rowsOf } from './rows.js';
+import type { DeliveryAttempt, WebhookDisabledData } from './types.js';
+
+type Db = Knex | Knex.Transaction;
+
+/*
+ * The completion: an attempt recorded and its delivery moved on — one at a time (`completeDelivery`, in a
+ * short transaction) or many in one statement (`CompletionWriter`).
+ */
 
 /** Completions written in one statement at most. */
 const MAX_BATCH = 500;
@@ -132,4 +143,115 @@ export async function writeCompletions(knex: Knex, inputs: readonly CompleteInpu
     JSON.stringify(health),
   ]);
   return new Set(rows.map((r) => r.id));
+}
+
+/** One attempt to log: the attempt the admin API shows, with its start as a Date. */
+export type AttemptRecord = Omit<DeliveryAttempt, 'startedAt'> & { startedAt: Date };
+
+export interface CompleteInput {
+  deliveryId: string;
+  webhookId: string;
+  leaseToken: string;
+  now: Date;
+  /** null when nothing was sent (e.g. the endpoint was inactive). */
+  attempt: AttemptRecord | null;
+  next: { status: 'succeeded' } | { status: 'failed' } | { status: 'pending'; availableAt: Date };
+  lastStatusCode: number | null;
+  lastError: AttemptError | null;
+  /** How this attempt counts for the endpoint's health; null for test pings and unsent deliveries. */
+  health: null | { ok: true } | { ok: false; disable: 'gone' | DisablePolicy };
+}
+
+export interface Completed {
+  /** false when the lease had expired and another worker holds the delivery now (the attempt is still logged). */
+  leaseHeld: boolean;
+  /** Set when this completion disabled the endpoint. */
+  disabled: WebhookDisabledData | null;
+}
+
+/**
+ * Records an attempt and moves the delivery on, in one short transaction: the attempt row, the delivery's
+ * new status (only while our lease token still holds it), and the endpoint's health — which may disable
+ * the endpoint (410 at once, or after failing for the configured stretch). The worker batches the
+ * common completions instead (completion-writer.ts); this is the one-at-a-time path.
+ */
+export async function completeDelivery(knex: Knex, input: CompleteInput): Promise<Completed> {
+  return knex.transaction(async (trx) => {
+    const { next } = input;
+    const finished = next.status !== 'pending';
+    const updated = rowsOf<{ id: string }>(
+      await trx.raw(
+        `update outbound_deliveries set
+           status = ?, available_at = ?::timestamptz, lease_token = null, lease_owner = null,
+           last_status_code = ?, last_error = ?::jsonb, updated_at = ?::timestamptz, completed_at = ?::timestamptz
+         where id = ? and lease_token = ? and status = 'sending'
+         returning id`,
+        [
+          next.status,
+          (next.status === 'pending' ? next.availableAt : input.now).toISOString(),
+          input.lastStatusCode,
+          input.lastError ? JSON.stringify(input.lastError) : null,
+          input.now.toISOString(),
+          finished ? input.now.toISOString() : null,
+          input.deliveryId,
+          input.leaseToken,
+        ],
+      ),
+    );
+    if (input.attempt) await insertAttempt(trx, input.deliveryId, input.attempt);
+
+    let disabled: WebhookDisabledData | null = null;
+    if (input.health?.ok === true) {
+      await recordSuccess(trx, input.webhookId, input.now);
+    } else if (input.health?.ok === false) {
+      const health = await recordFailure(trx, input.webhookId, input.now);
+      const policy = input.health.disable;
+      const reason =
+        policy === 'gone'
+          ? 'gone'
+          : health && health.consecutiveFailures >= policy.minFailures && input.now.getTime() - health.failingSince.getTime() >= policy.afterMs
+            ? 'failing'
+            : null;
+      if (reason && health) {
+        const endpoint = await disableEndpoint(trx, input.webhookId, reason, input.now);
+        if (endpoint) {
+          disabled = {
+            webhookId: input.webhookId,
+            url: endpoint.url,
+            reason,
+            consecutiveFailures: health.consecutiveFailures,
+            failingSince: health.failingSince.toISOString(),
+            lastStatusCode: input.lastStatusCode,
+            lastError: input.lastError,
+          };
+        }
+      }
+    }
+    return { leaseHeld: updated.length > 0, disabled };
+  });
+}
+
+/** Inserts an attempt unless its delivery is gone (its webhook was deleted meanwhile). */
+async function insertAttempt(db: Db, deliveryId: string, attempt: AttemptRecord): Promise<void> {
+  await db.raw(
+    `insert into outbound_attempts
+       (id, delivery_id, attempt_number, worker, started_at, duration_ms, status_code, response_excerpt, response_truncated, error, outcome)
+     select ?, ?, ?, ?, ?::timestamptz, ?, ?, ?, ?, ?::jsonb, ?
+     where exists (select 1 from outbound_deliveries where id = ?)
+     on conflict (delivery_id, attempt_number) do nothing`,
+    [
+      attempt.id,
+      deliveryId,
+      attempt.number,
+      attempt.worker,
+      attempt.startedAt.toISOString(),
+      attempt.durationMs,
+      attempt.statusCode,
+      attempt.responseExcerpt,
+      attempt.responseTruncated,
+      attempt.error ? JSON.stringify(attempt.error) : null,
+      attempt.outcome,
+      deliveryId,
+    ],
+  );
 }

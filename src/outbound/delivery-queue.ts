@@ -5,19 +5,15 @@ import type { EventOrigin } from '../events/index.js';
 import { SQLSTATE, uuidv7, type SecretBox } from '../store/index.js';
 import { preparedStatement } from '../store/prepared-statement.js';
 import { OUTGOING_BY_EVENT } from '../store/queries.js';
-import { recordFailure, recordSuccess, disableEndpoint, type DisablePolicy } from './endpoint-health.js';
 import { openActiveSecrets, type StoredSecret } from './endpoint-secrets.js';
 import type { AttemptError } from './http-transport.js';
-import { rowsOf } from './rows.js';
-import type { DeliveryAttempt, Envelope, WebhookDisabledData } from './types.js';
+import type { Envelope } from './types.js';
 
 /*
- * The durable queue: the outbox write, the claim with a lease, and the completion. Each is one statement
- * or one short transaction with nothing but its own queries inside (PGlite has a single connection, and
- * no transaction may stay open across an HTTP call).
+ * The durable queue: the outbox write and the claim with a lease (the completion is in
+ * completion-writer.ts). Each is one statement with nothing but its own queries inside (PGlite has a
+ * single connection, and no transaction may stay open across an HTTP call).
  */
-
-type Db = Knex | Knex.Transaction;
 
 /** An event to enqueue. */
 export interface EnqueueInput {
@@ -417,115 +413,4 @@ const NEXT_DUE = preparedStatement(
 export async function nextDueAt(knex: Knex, after?: Date): Promise<Date | null> {
   const [row] = await NEXT_DUE.rows<{ available_at: Date | string }>(knex, [after ? after.toISOString() : '-infinity']);
   return row ? new Date(row.available_at) : null;
-}
-
-/** One attempt to log: the attempt the admin API shows, with its start as a Date. */
-export type AttemptRecord = Omit<DeliveryAttempt, 'startedAt'> & { startedAt: Date };
-
-export interface CompleteInput {
-  deliveryId: string;
-  webhookId: string;
-  leaseToken: string;
-  now: Date;
-  /** null when nothing was sent (e.g. the endpoint was inactive). */
-  attempt: AttemptRecord | null;
-  next: { status: 'succeeded' } | { status: 'failed' } | { status: 'pending'; availableAt: Date };
-  lastStatusCode: number | null;
-  lastError: AttemptError | null;
-  /** How this attempt counts for the endpoint's health; null for test pings and unsent deliveries. */
-  health: null | { ok: true } | { ok: false; disable: 'gone' | DisablePolicy };
-}
-
-export interface Completed {
-  /** false when the lease had expired and another worker holds the delivery now (the attempt is still logged). */
-  leaseHeld: boolean;
-  /** Set when this completion disabled the endpoint. */
-  disabled: WebhookDisabledData | null;
-}
-
-/**
- * Records an attempt and moves the delivery on, in one short transaction: the attempt row, the delivery's
- * new status (only while our lease token still holds it), and the endpoint's health — which may disable
- * the endpoint (410 at once, or after failing for the configured stretch). The worker batches the
- * common completions instead (completion-writer.ts); this is the one-at-a-time path.
- */
-export async function completeDelivery(knex: Knex, input: CompleteInput): Promise<Completed> {
-  return knex.transaction(async (trx) => {
-    const { next } = input;
-    const finished = next.status !== 'pending';
-    const updated = rowsOf<{ id: string }>(
-      await trx.raw(
-        `update outbound_deliveries set
-           status = ?, available_at = ?::timestamptz, lease_token = null, lease_owner = null,
-           last_status_code = ?, last_error = ?::jsonb, updated_at = ?::timestamptz, completed_at = ?::timestamptz
-         where id = ? and lease_token = ? and status = 'sending'
-         returning id`,
-        [
-          next.status,
-          (next.status === 'pending' ? next.availableAt : input.now).toISOString(),
-          input.lastStatusCode,
-          input.lastError ? JSON.stringify(input.lastError) : null,
-          input.now.toISOString(),
-          finished ? input.now.toISOString() : null,
-          input.deliveryId,
-          input.leaseToken,
-        ],
-      ),
-    );
-    if (input.attempt) await insertAttempt(trx, input.deliveryId, input.attempt);
-
-    let disabled: WebhookDisabledData | null = null;
-    if (input.health?.ok === true) {
-      await recordSuccess(trx, input.webhookId, input.now);
-    } else if (input.health?.ok === false) {
-      const health = await recordFailure(trx, input.webhookId, input.now);
-      const policy = input.health.disable;
-      const reason =
-        policy === 'gone'
-          ? 'gone'
-          : health && health.consecutiveFailures >= policy.minFailures && input.now.getTime() - health.failingSince.getTime() >= policy.afterMs
-            ? 'failing'
-            : null;
-      if (reason && health) {
-        const endpoint = await disableEndpoint(trx, input.webhookId, reason, input.now);
-        if (endpoint) {
-          disabled = {
-            webhookId: input.webhookId,
-            url: endpoint.url,
-            reason,
-            consecutiveFailures: health.consecutiveFailures,
-            failingSince: health.failingSince.toISOString(),
-            lastStatusCode: input.lastStatusCode,
-            lastError: input.lastError,
-          };
-        }
-      }
-    }
-    return { leaseHeld: updated.length > 0, disabled };
-  });
-}
-
-/** Inserts an attempt unless its delivery is gone (its webhook was deleted meanwhile). */
-async function insertAttempt(db: Db, deliveryId: string, attempt: AttemptRecord): Promise<void> {
-  await db.raw(
-    `insert into outbound_attempts
-       (id, delivery_id, attempt_number, worker, started_at, duration_ms, status_code, response_excerpt, response_truncated, error, outcome)
-     select ?, ?, ?, ?, ?::timestamptz, ?, ?, ?, ?, ?::jsonb, ?
-     where exists (select 1 from outbound_deliveries where id = ?)
-     on conflict (delivery_id, attempt_number) do nothing`,
-    [
-      attempt.id,
-      deliveryId,
-      attempt.number,
-      attempt.worker,
-      attempt.startedAt.toISOString(),
-      attempt.durationMs,
-      attempt.statusCode,
-      attempt.responseExcerpt,
-      attempt.responseTruncated,
-      attempt.error ? JSON.stringify(attempt.error) : null,
-      attempt.outcome,
-      deliveryId,
-    ],
-  );
 }

@@ -315,17 +315,18 @@ export class DeliveryWorker {
               if (due.getTime() > claimNow) continue;
               // Due when the claim looked, yet not taken (locked by another process's claim, beyond the
               // window, its endpoint at its cap here): not caught up, and the wake-up is the next row to fall
-              // due, so that a retry due in 100 ms elsewhere does not wait for the poll behind it.
+              // due after the claim looked, so that a retry due in 100 ms elsewhere does not wait for the poll
+              // behind it (and one that fell due meanwhile — a timer may fire a little early — is taken now).
               this.#caughtUp = false;
-              due = await nextDueAt(knex, new Date(looked));
+              due = await nextDueAt(knex, new Date(claimNow));
             }
           } else {
             // Claimed some, with an endpoint at its cap: its waiting rows wake the loop only when its requests
             // are answered, which a hanging receiver can put off for its whole timeout.
-            due = await nextDueAt(knex, new Date(looked));
+            due = await nextDueAt(knex, new Date(claimNow));
           }
           if (due) {
-            // Due after `looked`; due already (it fell due meanwhile) means look again at once.
+            // Due already (it fell due since the claim looked) means look again at once.
             const wait = due.getTime() - now();
             sleepMs = wait > 0 ? Math.min(Math.max(wait, 5), config.pollMs) : 0;
           }

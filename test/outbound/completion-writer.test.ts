@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
 import type { KnexStore } from '../../src/store/index.js';
-import { CompletionWriter } from '../../src/outbound/completion-writer.js';
-import { claimDeliveries, enqueueEvent, type ClaimedDelivery, type CompleteInput } from '../../src/outbound/delivery-queue.js';
+import { CompletionWriter, type CompleteInput } from '../../src/outbound/completion-writer.js';
+import { claimDeliveries, enqueueEvent, type ClaimedDelivery } from '../../src/outbound/delivery-queue.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { storeFactories } from '../helpers/stores.js';
 

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KnexStore } from '../../src/store/index.js';
-import { claimDeliveries, completeDelivery, enqueueEvent, nextDueAt } from '../../src/outbound/delivery-queue.js';
+import { completeDelivery } from '../../src/outbound/completion-writer.js';
+import { claimDeliveries, enqueueEvent, nextDueAt } from '../../src/outbound/delivery-queue.js';
 import { rowsOf } from '../../src/outbound/rows.js';
 import { storeFactories } from '../helpers/stores.js';
 
