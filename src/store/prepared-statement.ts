@@ -14,9 +14,9 @@ type PgClient = Knex.Client & { acquireConnection(): Promise<PgConnection>; rele
  * A statement the delivery queue runs thousands of times a second, written once with knex's `?`
  * placeholders. On PostgreSQL it runs as a named prepared statement on a pooled connection of the knex
  * instance, past knex's query runner: each connection parses it once, and PostgreSQL may keep its plan,
- * where `knex.raw` has it parsed and planned on every call (a quarter of the queue's time in the database,
- * measured with pg_stat_statements). On PGlite, or inside a transaction, it runs through `knex.raw` as any
- * other statement. Either way knex's `query` events are emitted for it.
+ * where `knex.raw` has it parsed and planned on every call (nearly a quarter of the queue's time in the
+ * database, measured with pg_stat_statements). On PGlite, or inside a transaction, it runs through
+ * `knex.raw` as any other statement. Either way knex's `query` events are emitted for it.
  */
 export interface PreparedStatement {
   /** Unique per process: node-postgres refuses one name for two texts. */
