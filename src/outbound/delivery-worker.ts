@@ -73,6 +73,13 @@ const MAX_UNRECORDED_PER_SLOT = 4;
  * queue unsent, so its lease (timeout + margin from the claim) still outlasts the attempt when it is sent.
  */
 const MAX_WAIT_SHARE_OF_MARGIN = 0.5;
+/**
+ * Shortest sleep until the next row falls due while the worker is not caught up — typically because due
+ * rows wait that it cannot take (their endpoint at its cap here, or locked by another process): such a
+ * backlog's own retries and lease ends may fall due every few milliseconds, and each wake-up costs a claim
+ * that takes nothing. A retry due sooner is sent up to this much late. Caught up, it is 5 ms.
+ */
+const BEHIND_CAP_MIN_SLEEP_MS = 50;
 
 interface Waiting {
   delivery: ClaimedDelivery;
@@ -328,7 +335,8 @@ export class DeliveryWorker {
           if (due) {
             // Due already (it fell due since the claim looked) means look again at once.
             const wait = due.getTime() - now();
-            sleepMs = wait > 0 ? Math.min(Math.max(wait, 5), config.pollMs) : 0;
+            const shortest = this.#caughtUp ? 5 : BEHIND_CAP_MIN_SLEEP_MS;
+            sleepMs = wait > 0 ? Math.min(Math.max(wait, shortest), config.pollMs) : 0;
           }
         }
       } catch (err) {
