@@ -362,18 +362,38 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     }
   });
 
-  it('retries on time while another due row waits for its endpoint, at its cap here (no poll for 20 s)', async () => {
+  /**
+   * A worker taking one request per endpoint at a time, with no poll for 20 s, and two endpoints: one that
+   * never answers and one that answers 503 once, then 204 (retried after `retryDelayMs`). `hold` notes rows
+   * sent to the hanging one; `cleanUp` stops the worker and fails those rows, so that no later test's worker
+   * finds them due.
+   */
+  const besideHangingEndpoint = async (retryDelayMs: number) => {
     const o = await outbound({ worker: { concurrency: 4, perEndpointConcurrency: 1, pollMs: 20_000, stopTimeoutMs: 100 } });
     const hanging = endpoint(() => new Promise<void>(() => undefined));
     let calls = 0;
     const flaky = endpoint(() => (++calls === 1 ? 503 : 204));
     await o.service.createWebhook({ url: hanging.url, events: [hanging.event], maxRetries: 0, timeoutMs: 10_000 });
-    await o.service.createWebhook({ url: flaky.url, events: [flaky.event], retryDelayMs: 100 });
+    await o.service.createWebhook({ url: flaky.url, events: [flaky.event], retryDelayMs });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const stuck: Array<{ deliveryIds: string[] }> = [];
+    const stuck: string[] = [];
+    return {
+      o,
+      hanging,
+      flaky,
+      hold: (enqueued: { deliveryIds: string[] } | null) => stuck.push(...enqueued!.deliveryIds),
+      cleanUp: async () => {
+        await o.stop();
+        await store.knex('outbound_deliveries').whereIn('id', stuck).update({ status: 'failed', lease_token: null });
+      },
+    };
+  };
+
+  it('retries on time while another due row waits for its endpoint, at its cap here (no poll for 20 s)', async () => {
+    const { o, hanging, flaky, hold, cleanUp } = await besideHangingEndpoint(100);
     try {
       // One sending and one waiting here (the endpoint's cap with prefetch); the third is due and stays queued.
-      for (let i = 0; i < 3; i++) stuck.push((await o.service.publish({ event: hanging.event, data: i, tenantId: null, metadata: {} }))!);
+      for (let i = 0; i < 3; i++) hold(await o.service.publish({ event: hanging.event, data: i, tenantId: null, metadata: {} }));
       await waitFor(() => hanging.requests().length === 1 || undefined);
       const e = await o.service.publish({ event: flaky.event, data: null, tenantId: null, metadata: {} });
       const first = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
@@ -382,21 +402,12 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
       await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0] && a.outcome.step.status === 'succeeded', 5000);
       expect(Date.now() - t0).toBeLessThan(2000);
     } finally {
-      await o.stop();
-      // Leave nothing due behind for the next test's workers.
-      await store.knex('outbound_deliveries').whereIn('id', stuck.flatMap((x) => x.deliveryIds)).update({ status: 'failed', lease_token: null });
+      await cleanUp();
     }
   });
 
   it('retries on time after a claim that left an endpoint at its cap (no poll for 20 s)', async () => {
-    const o = await outbound({ worker: { concurrency: 4, perEndpointConcurrency: 1, pollMs: 20_000, stopTimeoutMs: 100 } });
-    const hanging = endpoint(() => new Promise<void>(() => undefined));
-    let calls = 0;
-    const flaky = endpoint(() => (++calls === 1 ? 503 : 204));
-    await o.service.createWebhook({ url: hanging.url, events: [hanging.event], maxRetries: 0, timeoutMs: 10_000 });
-    await o.service.createWebhook({ url: flaky.url, events: [flaky.event], retryDelayMs: 1000 });
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const stuck: Array<{ deliveryIds: string[] }> = [];
+    const { o, hanging, flaky, hold, cleanUp } = await besideHangingEndpoint(1000);
     try {
       const e = await o.service.publish({ event: flaky.event, data: null, tenantId: null, metadata: {} });
       const first = await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
@@ -406,12 +417,11 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
       // endpoint, which the next claim takes (on PostgreSQL its NOTIFY wakes the loop at once): one hangs, one
       // waits behind it at the endpoint's cap, and nothing else wakes the loop before the retry is due.
       const publisher = await outbound({ worker: false });
-      for (let i = 0; i < 2; i++) stuck.push((await publisher.service.publish({ event: hanging.event, data: i, tenantId: null, metadata: {} }))!);
+      for (let i = 0; i < 2; i++) hold(await publisher.service.publish({ event: hanging.event, data: i, tenantId: null, metadata: {} }));
       await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0] && a.outcome.step.status === 'succeeded', 5000);
       expect(Date.now() - t0).toBeLessThan(3000);
     } finally {
-      await o.stop();
-      await store.knex('outbound_deliveries').whereIn('id', stuck.flatMap((x) => x.deliveryIds)).update({ status: 'failed', lease_token: null });
+      await cleanUp();
     }
   });
 
