@@ -19,6 +19,8 @@ function onRequest(req, res) {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const now = Date.now();
+    // Parsed either way, so that a bare POST costs the receiver what a delivery does.
+    const envelope = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     if (req.url === '/bare') {
       bare += 1;
     } else {
@@ -26,7 +28,6 @@ function onRequest(req, res) {
       if (seen.has(id)) duplicates += 1;
       else {
         seen.add(id);
-        const envelope = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         latencies.push(now - Date.parse(envelope.timestamp));
         if (firstAt === 0) firstAt = now;
         lastAt = now;

@@ -6,7 +6,9 @@
 // Each round measures, alternating so machine noise hits both:
 //   - bare:    the same number of POSTs (keep-alive agent, same body size and header set, no signing, no database);
 //   - engine:  emit everything as fast as BENCH_EMITTERS concurrent emitters can, until the last delivery
-//              arrives: deliveries/s, and emit→delivered latency (receiver clock minus the envelope's timestamp);
+//              arrives: deliveries/s, emit→delivered latency (receiver clock minus the envelope's timestamp), the
+//              CPU per delivery, and the share of the round the main thread's event loop was busy and (Linux) the
+//              thread waited for a CPU;
 //   - paced:   BENCH_PACED_RATE deliveries/s (default 1000) for BENCH_PACED_SECONDS (default 5): latency at that load.
 // Works in a schema of its own on DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), dropped at the end.
 // Other options (env): BENCH_ROUNDS (2), BENCH_CONCURRENCY (worker concurrency and bare-POST concurrency, 32 = the
@@ -17,6 +19,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 
 const events = Number(process.env.BENCH_EVENTS ?? 5000);
 const receiverCount = Number(process.env.BENCH_RECEIVERS ?? 4);
@@ -76,6 +79,19 @@ function postgresCpuMs() {
   return ticks * 10;
 }
 
+/**
+ * This process's main thread so far: the ms it was runnable but waiting for a CPU (taken by
+ * PostgreSQL, the receivers or anything else on the machine). From /proc/self/schedstat; null elsewhere.
+ */
+function mainThreadNow() {
+  try {
+    const [, waiting] = readFileSync('/proc/self/schedstat', 'utf8').trim().split(' ').map(Number);
+    return { waiting: waiting / 1e6 };
+  } catch {
+    return null;
+  }
+}
+
 /** CPU time used so far, in ms: this process, PostgreSQL (when local), and the whole machine (every process: PostgreSQL, receivers, others). */
 function cpuNow() {
   const own = process.cpuUsage();
@@ -107,6 +123,8 @@ async function engineRound(count) {
   await ask({ cmd: 'reset' });
   const total = count * receiverCount;
   const cpu = cpuNow();
+  const elu = performance.eventLoopUtilization();
+  const thread = mainThreadNow();
   const t0 = Date.now();
   let next = 0;
   await Promise.all(Array.from({ length: emitters }, async () => {
@@ -117,12 +135,18 @@ async function engineRound(count) {
   }));
   const emitMs = Date.now() - t0;
   await until(async () => (await ask({ cmd: 'stats' })).delivered >= total, 300_000, `${total} deliveries`);
+  const busy = performance.eventLoopUtilization(elu).utilization;
+  const threadEnd = mainThreadNow();
+  // Share of the round the main thread was runnable but had no CPU.
+  const starved = thread && threadEnd ? (threadEnd.waiting - thread.waiting) / (Date.now() - t0) : null;
   const stats = await ask({ cmd: 'stats', latencies: true });
   await until(async () => (await openDeliveries()) === 0, 60_000, 'every delivery to be recorded');
   const recordedMs = Date.now() - t0;
   const sorted = stats.latencies.sort((a, b) => a - b);
   return {
     cpu: cpuPer(cpu, total),
+    busy,
+    starved,
     rate: total / ((stats.lastAt - t0) / 1000),
     emitRate: count / (emitMs / 1000),
     recordedRate: total / (recordedMs / 1000),
@@ -222,7 +246,7 @@ try {
     console.log(
       `round ${round} engine c=${concurrency}: ${eng.rate.toFixed(0)} deliveries/s  (recorded ${eng.recordedRate.toFixed(0)}/s; emitted ${eng.emitRate.toFixed(0)} events/s)  ` +
         `emit→delivered p50 ${eng.p50} ms  p99 ${eng.p99} ms  duplicates ${eng.duplicates}  ratio ${(eng.rate / bare.rate).toFixed(2)}  ` +
-        `cpu/delivery: this process ${eng.cpu.ownMs.toFixed(3)} ms, PostgreSQL ${eng.cpu.postgresMs.toFixed(3)} ms, machine ${eng.cpu.machineMs.toFixed(3)} ms`,
+        `main thread: event loop busy ${(eng.busy * 100).toFixed(0)} %${eng.starved === null ? '' : `, waiting for a CPU ${(eng.starved * 100).toFixed(0)} %`}  cpu/delivery: this process ${eng.cpu.ownMs.toFixed(3)} ms, PostgreSQL ${eng.cpu.postgresMs.toFixed(3)} ms, machine ${eng.cpu.machineMs.toFixed(3)} ms`,
     );
     const paced = await pacedRound(pacedRate, pacedSeconds);
     results.paced.push(paced);
