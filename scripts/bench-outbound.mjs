@@ -80,13 +80,12 @@ function postgresCpuMs() {
 }
 
 /**
- * This process's main thread so far: the ms it was runnable but waiting for a CPU (taken by
- * PostgreSQL, the receivers or anything else on the machine). From /proc/self/schedstat; null elsewhere.
+ * The ms this process's main thread has so far been runnable but waiting for a CPU (taken by PostgreSQL,
+ * the receivers or anything else on the machine). From /proc/self/schedstat; null elsewhere.
  */
-function mainThreadNow() {
+function mainThreadWaitMs() {
   try {
-    const [, waiting] = readFileSync('/proc/self/schedstat', 'utf8').trim().split(' ').map(Number);
-    return { waiting: waiting / 1e6 };
+    return Number(readFileSync('/proc/self/schedstat', 'utf8').split(' ')[1]) / 1e6;
   } catch {
     return null;
   }
@@ -124,7 +123,7 @@ async function engineRound(count) {
   const total = count * receiverCount;
   const cpu = cpuNow();
   const elu = performance.eventLoopUtilization();
-  const thread = mainThreadNow();
+  const waited = mainThreadWaitMs();
   const t0 = Date.now();
   let next = 0;
   await Promise.all(Array.from({ length: emitters }, async () => {
@@ -136,9 +135,9 @@ async function engineRound(count) {
   const emitMs = Date.now() - t0;
   await until(async () => (await ask({ cmd: 'stats' })).delivered >= total, 300_000, `${total} deliveries`);
   const busy = performance.eventLoopUtilization(elu).utilization;
-  const threadEnd = mainThreadNow();
+  const waitedEnd = mainThreadWaitMs();
   // Share of the round the main thread was runnable but had no CPU.
-  const starved = thread && threadEnd ? (threadEnd.waiting - thread.waiting) / (Date.now() - t0) : null;
+  const starved = waited === null || waitedEnd === null ? null : (waitedEnd - waited) / (Date.now() - t0);
   const stats = await ask({ cmd: 'stats', latencies: true });
   await until(async () => (await openDeliveries()) === 0, 60_000, 'every delivery to be recorded');
   const recordedMs = Date.now() - t0;
