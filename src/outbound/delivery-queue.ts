@@ -49,7 +49,7 @@ export interface EnqueueResult extends Enqueued {
 export const RELAXED_COMMIT = `relaxed as materialized (select set_config('synchronous_commit', 'off', true) as setting)`;
 
 /** The outbox write, one statement: the messages, and a delivery per endpoint referring to each. */
-const INSERT_MESSAGES_AND_DELIVERIES = preparedStatement('hookgate_outbox_write', `
+export const INSERT_MESSAGES_AND_DELIVERIES = preparedStatement('hookgate_outbox_write', `
 with messages as (
   insert into outbound_messages (id, event, tenant_id, payload, created_at, request_id, run_id)
   select m.id, m.event, m.tenant_id, m.payload, m.at, m.request_id, m.run_id
