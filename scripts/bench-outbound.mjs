@@ -258,8 +258,9 @@ try {
   console.log(`bare POST ${bareRate.toFixed(0)}/s   engine ${engineRate.toFixed(0)} deliveries/s   (mean of ${rounds} rounds)`);
   console.log(`ratio engine/bare: ${(engineRate / bareRate).toFixed(2)}   (target >= 0.50); engine >= 1000/s: ${engineRate >= 1000 ? 'yes' : 'no'}`);
   // The CPU budget behind the ratio: at half the bare rate with every core busy, a delivery may cost the machine
-  // `budget` ms. A delivery costs at least what its POST does (the client's and the receiver's part, as in the bare
-  // round) plus what PostgreSQL spends on it; with nothing else, the ratio could be at most `ceiling`.
+  // `budgetMs`. How busy the engine rounds kept the machine tells how much of the gap is cost and how much is idle
+  // CPU. A delivery costs at least what its POST does (the client's and the receiver's part, as in the bare round)
+  // plus what PostgreSQL spends on it; with nothing else, the ratio could be at most `ceiling`.
   const cores = os.cpus().length;
   const cpuMean = (list, key) => list.reduce((s, r) => s + r.cpu[key], 0) / list.length;
   const engineMachineMs = cpuMean(results.engine, 'machineMs');
@@ -270,9 +271,14 @@ try {
     `machine CPU per delivery ${engineMachineMs.toFixed(3)} ms (PostgreSQL ${postgresMs.toFixed(3)} ms), per bare POST ${bareMachineMs.toFixed(3)} ms; ` +
       `ratio 0.50 with all ${cores} cores busy allows ${budgetMs.toFixed(3)} ms per delivery`,
   );
+  const busyShare = (engineRate * engineMachineMs) / (cores * 1000);
+  console.log(
+    `the engine rounds kept the machine ${(busyShare * 100).toFixed(0)} % busy; at this cost with all cores busy the ratio would be ` +
+      `${((cores * 1000) / engineMachineMs / bareRate).toFixed(2)}`,
+  );
   if (postgresMs > 0) {
     const ceiling = (cores * 1000) / (bareMachineMs + postgresMs) / bareRate;
-    console.log(`ceiling if this process cost nothing beyond its POSTs (${cores} cores / (bare POST + PostgreSQL per delivery)): ratio ${ceiling.toFixed(2)}`);
+    console.log(`ceiling if this process cost nothing beyond its POSTs (${cores} cores / (bare POST + PostgreSQL per delivery) / bare rate): ratio ${ceiling.toFixed(2)}`);
   }
   console.log(`emit→delivered at ${pacedRate}/s: p50 ${mean(results.paced, 'p50').toFixed(1)} ms  p99 ${mean(results.paced, 'p99').toFixed(1)} ms   (target p50 < 50 ms); saturated: p50 ${mean(results.engine, 'p50').toFixed(1)} ms  p99 ${mean(results.engine, 'p99').toFixed(1)} ms`);
 } finally {

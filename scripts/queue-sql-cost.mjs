@@ -1,21 +1,25 @@
-// `node scripts/queue-sql-cost.mjs` (after `npm run build`): PostgreSQL's own CPU per delivery for each statement
-// of the durable queue, and what parts of the schema cost, measured as variants of it in the same run.
+// `node scripts/queue-sql-cost.mjs` (after `npm run build`): the CPU PostgreSQL's backends spend per delivery on
+// each statement of the durable queue, and what parts of the schema cost, measured as variants of it in one run.
 //
 // Runs the engine's real statements (the outbox write, the claim, the batched completion) with node-postgres,
 // one connection each, one statement at a time, and reads each connection's backend CPU from /proc/<pid>/schedstat,
-// so it must run on PostgreSQL's machine. Each variant is a fresh schema, migrated, then changed by the variant's
-// DDL; the variants take turns round by round, so machine noise hits them all alike. Per round: 8 events to 4
-// endpoints written in one outbox statement (32 deliveries, as bench:outbound's 8 emitters batch them), then
-// completed in batches of 16 (successes: an attempt row each, one health row per endpoint).
+// so it must run on PostgreSQL's machine. What those three backends spend is all it counts: not the WAL writer
+// (which flushes the commits that do not wait for the disk), autovacuum, the checkpointer, or the lookup of the
+// subscribed endpoints — bench:outbound's PostgreSQL figure counts every PostgreSQL process. Each variant is a fresh
+// schema, migrated, then changed by the variant's DDL; the variants take turns round by round, so machine noise
+// hits them all alike. Per round: 8 events to 4 endpoints written in one outbox statement (32 deliveries, as
+// bench:outbound's 8 emitters batch them), then completed in batches of 16 (successes: an attempt row each, one
+// health row per endpoint). The first 50 rounds of each variant are a warm-up and are not counted.
 //
 // QUEUE_PATH=handoff (default): the deliveries are written already leased, as the hand-off writes them.
 // QUEUE_PATH=claim: they are written pending and leased by the claim (32 at a time) before completing.
-// Other options (env): QUEUE_EVENTS (16000 per variant), QUEUE_VARIANTS (comma-separated,
+// Other options (env): QUEUE_EVENTS (16000 per variant, each to 4 endpoints), QUEUE_VARIANTS (comma-separated,
 // default all), DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
 //
-// The variants are measurements, not configurations: the `no-…-fk` variants and `no-queue-indexes` break what the
-// engine relies on (cascading deletes; the claim's and the admin API's indexes). `no-queue-indexes` is the most a
-// completion could gain by being a HOT update (no index entry written), and is skipped for the claim path.
+// The variants are measurements, not configurations: each removes something the engine relies on — the foreign
+// keys' cascading deletes and integrity, the (status, id) index behind the admin API's status filter, the claim's
+// due index. `no-queue-indexes` is the most a completion could gain by being a HOT update (no index entry
+// written), and is skipped for the claim path.
 import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -63,11 +67,12 @@ async function backendCpu(client) {
 
 const payload = JSON.stringify({ id: randomUUID(), event: 'bench.order.created', version: '1', timestamp: new Date().toISOString(), data: { orderId: 'ord_00000001', customer: { id: 'cus_4242', email: 'ada@example.com' }, amount: 12_345, currency: 'EUR', items: [{ sku: 'sku_1', qty: 2 }, { sku: 'sku_2', qty: 1 }] }, metadata: {} });
 
-/** A fresh schema for `variant`, migrated and changed, with 4 endpoints and a connection per statement. */
-async function setUp(variant) {
+/** A fresh schema for `variant` (added to `benches` at once, so that it is dropped whatever fails), migrated and changed, with 4 endpoints and a connection per statement. */
+async function setUp(variant, benches) {
   const schema = `hookgate_queue_sql_${process.pid}_${variant.replace(/-/g, '_')}`;
   const store = await createStore({ databaseUrl, schema, logger: createLogger('error') });
   const bench = { variant, schema, store, clients: [], endpoints: [], spent: { outbox: 0, claim: 0, completion: 0 }, delivered: 0, halves: [0, 0], halfDelivered: [0, 0] };
+  benches.push(bench);
   await store.migrate();
   for (const ddl of VARIANTS[variant]) await store.knex.raw(ddl);
   for (let i = 0; i < ENDPOINTS; i++) {
@@ -76,14 +81,13 @@ async function setUp(variant) {
   }
   const connect = async () => {
     const client = new pg.Client({ connectionString: databaseUrl, options: `-c search_path=${schema}` });
-    await client.connect();
     bench.clients.push(client);
+    await client.connect();
     return { client, cpu: await backendCpu(client) };
   };
   bench.outbox = await connect();
   bench.claim = await connect();
   bench.completion = await connect();
-  return bench;
 }
 
 async function tearDown(bench) {
@@ -132,7 +136,7 @@ async function round(bench, counted, half) {
     const batch = held.slice(i, i + COMPLETION_BATCH);
     const done = new Date().toISOString();
     const states = batch.map((d) => ({ id: d.id, lease_token: d.leaseToken, status: 'succeeded', available_at: done, last_status_code: 200, last_error: null, now: done, completed_at: done }));
-    const attempts = batch.map((d) => ({ id: randomUUID(), delivery_id: d.id, attempt_number: 1, worker: 'queue-sql-cost', started_at: done, duration_ms: 1.5, status_code: 200, response_excerpt: '{"received":true}', response_truncated: false, error: null, outcome: 'succeeded' }));
+    const attempts = batch.map((d) => ({ id: uuidv7(Date.now()), delivery_id: d.id, attempt_number: 1, worker: 'queue-sql-cost', started_at: done, duration_ms: 1.5, status_code: 200, response_excerpt: '{"received":true}', response_truncated: false, error: null, outcome: 'succeeded' }));
     const health = [...new Set(batch.map((d) => d.webhookId))].sort().map((webhook_id) => ({ webhook_id, at: done }));
     const values = [JSON.stringify(batch.map((d) => d.id)), JSON.stringify(states), JSON.stringify(attempts), JSON.stringify(health)];
     const { rows } = await timed(bench.completion, 'completion', { name: WRITE_COMPLETIONS.name, text: WRITE_COMPLETIONS.text, values });
@@ -144,29 +148,38 @@ async function round(bench, counted, half) {
   }
 }
 
-console.log(`PostgreSQL CPU per delivery (µs), ${path} path: ${events} events x ${ENDPOINTS} endpoints per variant, the variants taking turns round by round`);
+console.log(`PostgreSQL backend CPU per delivery (µs), ${path} path: ${events} events x ${ENDPOINTS} endpoints per variant, the variants taking turns round by round`);
 const benches = [];
+let cleaned = false;
+async function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  for (const bench of benches) await tearDown(bench);
+}
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 try {
-  for (const name of names) benches.push(await setUp(name));
+  for (const name of names) await setUp(name, benches);
   const rounds = Math.ceil(events / EVENTS_PER_WRITE);
   const warmUp = 50;
   for (let r = 0; r < warmUp + rounds; r++) {
-    // Planner statistics gathered and prepared plans settled before anything counts.
-    if (r === warmUp) for (const bench of benches) await bench.outbox.client.query('analyze');
+    // Planner statistics gathered halfway through the warm-up, so that the prepared plans settle on them before anything counts.
+    if (r === warmUp / 2) {
+      for (const bench of benches) await bench.outbox.client.query('analyze outbound_messages, outbound_deliveries, outbound_attempts, outbound_endpoint_health, webhooks');
+    }
     // Each round starts with the next variant, so none always runs right after another.
     for (let i = 0; i < benches.length; i++) await round(benches[(r + i) % benches.length], r >= warmUp, r - warmUp < rounds / 2 ? 0 : 1);
   }
-  const per = (ms, count) => (1000 * ms) / count;
+  const per = (ms, count) => (count > 0 ? (1000 * ms) / count : NaN);
   const totalOf = (bench) => per(bench.spent.outbox + bench.spent.claim + bench.spent.completion, bench.delivered);
   const baseline = totalOf(benches[0]);
   for (const bench of benches) {
     const column = (key) => `${key} ${per(bench.spent[key], bench.delivered).toFixed(1)}`;
-    const halves = bench.halves.map((ms, i) => per(ms, bench.halfDelivered[i]).toFixed(0)).join(' / ');
+    const halves = bench.halves.map((ms, i) => (bench.halfDelivered[i] > 0 ? per(ms, bench.halfDelivered[i]).toFixed(0) : '-')).join(' / ');
     console.log(
       `${bench.variant.padEnd(17)} ${column('outbox')}  ${path === 'claim' ? `${column('claim')}  ` : ''}${column('completion')}  ` +
         `total ${totalOf(bench).toFixed(1)} (halves ${halves})  vs ${benches[0].variant} ${(totalOf(bench) / baseline).toFixed(2)}x`,
     );
   }
 } finally {
-  for (const bench of benches) await tearDown(bench);
+  await cleanup();
 }
