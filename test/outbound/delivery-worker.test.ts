@@ -319,6 +319,48 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     for (const id of published) await o.waitForAttempt((a) => a.delivery.id === id);
   });
 
+  /**
+   * Publishes `count` events to `ep` at once (one outbox write) from a worker with one slot, after three
+   * one at a time (so that it knows the endpoint's pace); resolves with how many of the burst's deliveries
+   * went through a claim rather than the hand-off.
+   */
+  const claimedOfBurst = async (answerMs: number, count: number) => {
+    // No poll: a claim running when the burst is written would have it refused the hand-off, whatever the pace.
+    const o = await outbound({ worker: { concurrency: 1, perEndpointConcurrency: 1, leaseMarginMs: 5000, pollMs: 20_000 } });
+    const ep = endpoint(() => new Promise<number>((resolve) => setTimeout(() => resolve(204), answerMs)));
+    await o.service.createWebhook({ url: ep.url, events: [ep.event] });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (let i = 0; i < 3; i++) {
+      const e = await o.service.publish({ event: ep.event, data: i, tenantId: null, metadata: {} });
+      await o.waitForAttempt((a) => a.delivery.id === e!.deliveryIds[0]);
+    }
+    const claimed = new Set<string>();
+    const onResponse = (response: unknown, query: { sql?: string }) => {
+      if (!query.sql?.includes('for update of d skip locked')) return;
+      const rows = (Array.isArray(response) ? response : (response as { rows?: unknown[] } | undefined)?.rows) ?? [];
+      for (const row of rows as Array<{ id: string }>) claimed.add(row.id);
+    };
+    store.knex.on('query-response', onResponse);
+    try {
+      const burst = await Promise.all(Array.from({ length: count }, (_, i) => o.service.publish({ event: ep.event, data: i, tenantId: null, metadata: {} })));
+      const ids = burst.map((e) => e!.deliveryIds[0]!);
+      for (const id of ids) await o.waitForAttempt((a) => a.delivery.id === id && a.outcome.step.status === 'succeeded', 5000);
+      return ids.filter((id) => claimed.has(id)).length;
+    } finally {
+      store.knex.off('query-response', onResponse);
+    }
+  };
+
+  it('hands an endpoint that answers fast up to three waiting rows per slot, so a burst costs no claim', async () => {
+    // One slot, answers in 20 ms: the slot's request and three waiting rows, all handed over.
+    expect(await claimedOfBurst(20, 4)).toBe(0);
+  });
+
+  it('hands an endpoint that answers slowly one waiting row per slot; the rest of a burst is claimed as slots free', async () => {
+    // Answers in 400 ms: rows waiting three deep would wait over a second, so two are handed over and two queued.
+    expect(await claimedOfBurst(400, 4)).toBe(2);
+  });
+
   it('retries on time while every other delivery goes by hand-over (no poll for 20 s)', async () => {
     const o = await outbound({ worker: { pollMs: 20_000 } });
     let calls = 0;
