@@ -28,8 +28,8 @@ export interface AttemptContext {
 export interface AttemptOptions {
   /** Aborts the HTTP request (shutdown); the attempt is then recorded as a retryable `aborted`. */
   signal?: AbortSignal;
-  /** Told once the HTTP part is over (or skipped), before the outcome is recorded. */
-  onSent?: () => void;
+  /** Told once the HTTP part is over (or skipped), before the outcome is recorded; `answered` is false when no request was made. */
+  onSent?: (answered: boolean) => void;
 }
 
 export interface AttemptOutcome {
@@ -81,7 +81,7 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
   if (skip) {
     const step: NextStep = { status: 'failed', error: skip, disableEndpoint: false };
     ctx.logger.warn('delivery not sent', { ...logFields(delivery), outcome: 'failed', code: skip.code });
-    options.onSent?.();
+    options.onSent?.(false);
     const completed = await complete({ ...base, now: new Date(ctx.now()), attempt: null, next: { status: 'failed' }, lastStatusCode: null, lastError: skip, health: null });
     return { attempt: null, step, completed };
   }
@@ -100,7 +100,7 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
         timeoutMs: endpoint.timeoutMs,
         signal,
       });
-  options.onSent?.();
+  options.onSent?.(!notSigned);
   const nowMs = ctx.now();
   const verdict = classifyAttempt(result, nowMs);
   const settings = { maxRetries: delivery.test ? 0 : endpoint.maxRetries, retryDelayMs: endpoint.retryDelayMs, maxDelayMs: ctx.maxDelayMs };

@@ -1,11 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Knex } from 'knex';
-import { setBounded } from '../bounded-map.js';
 import type { Logger } from '../logger.js';
 import type { SecretBox } from '../store/index.js';
 import { attemptDelivery, type AttemptContext, type AttemptOutcome } from './attempt-delivery.js';
 import { claimDeliveries, nextDueAt, releaseDeliveries, type ClaimedDelivery } from './delivery-queue.js';
+import { PREFETCH_PER_SLOT, prefetchAt, SendPace } from './send-pace.js';
 import type { WebhookDisabledData } from './types.js';
 
 export interface DeliveryWorkerConfig {
@@ -45,25 +45,6 @@ export interface DeliveryWorkerOptions {
 }
 
 /**
- * Claimed rows that may wait for a free slot, per slot — of the worker and of each endpoint: the next claim
- * runs while they are sent, and takes more rows at once.
- */
-const PREFETCH_PER_SLOT = 1;
-/**
- * An endpoint that answers fast may hold more waiting rows per slot, up to MAX_PREFETCH_PER_SLOT: as many as
- * its slots send in about PREFETCH_WAIT_MS at its average pace (and the worker as a whole, at the pace of all
- * its requests). Without that, emits that outrun the worker for a moment are refused the hand-off, and while
- * they keep coming every delivery goes through a claim (measured: all of them with 16 emitters on
- * bench:outbound), which costs PostgreSQL's backends 60 % more per delivery (scripts/queue-sql-cost.mjs:
- * 221 against 135 µs).
- */
-const MAX_PREFETCH_PER_SLOT = 3;
-const PREFETCH_WAIT_MS = 250;
-/** Weight of the latest request in an average pace. */
-const PACE_WEIGHT = 0.2;
-/** Endpoints whose pace is remembered, most recently sent to first. */
-const PACE_ENDPOINTS_MAX = 256;
-/**
  * Once this much room for claimed rows is free, a claim runs at once; below it, a claim waits for more
  * room or until `CLAIM_COALESCE_MS` after the previous one — so one claim takes several rows rather than
  * one per finished request.
@@ -96,12 +77,6 @@ const MAX_WAIT_SHARE_OF_MARGIN = 0.5;
  */
 const BEHIND_CAP_MIN_SLEEP_MS = 50;
 
-/** Waiting rows allowed per slot at an average pace of `paceMs` per request (none known: the base). */
-function prefetchAt(paceMs: number | undefined): number {
-  if (paceMs === undefined) return PREFETCH_PER_SLOT;
-  return Math.max(PREFETCH_PER_SLOT, Math.min(MAX_PREFETCH_PER_SLOT, Math.floor(PREFETCH_WAIT_MS / Math.max(paceMs, 1))));
-}
-
 interface Waiting {
   delivery: ClaimedDelivery;
   claimedAt: number;
@@ -116,7 +91,7 @@ interface Waiting {
  *
  * Pipelined: a claim or a hand-off may add up to `concurrency` rows more than there are free slots (and per
  * endpoint, `perEndpointConcurrency` more than its own slots; up to three times as many where requests are
- * answered fast, see MAX_PREFETCH_PER_SLOT), so the next claim runs while those are being sent;
+ * answered fast: send-pace.ts), so the next claim runs while those are being sent;
  * a slot is free again as soon as its request is answered, and the outcome is recorded meanwhile, in
  * batches (the lease keeps the row from being claimed again until then). A row that could not start soon
  * enough, or that is still waiting at stop, goes back to the queue unsent.
@@ -134,9 +109,11 @@ export class DeliveryWorker {
   readonly #perEndpoint = new Map<string, number>();
   /** Requests being sent per endpoint: its slots in use. */
   readonly #sendingTo = new Map<string, number>();
-  /** Average time to an answer (ms) per endpoint, and over every request: how much may wait for a slot. */
-  readonly #pace = new Map<string, number>();
-  #overallPace: number | undefined;
+  /**
+   * How long requests take, per endpoint and over all: how many rows may wait for a slot (PREFETCH_PER_SLOT,
+   * up to MAX_PREFETCH_PER_SLOT where requests are answered fast; send-pace.ts).
+   */
+  readonly #pace = new SendPace();
   readonly #abort = new AbortController();
   #lastClaimAt = -Infinity;
   /**
@@ -249,11 +226,11 @@ export class DeliveryWorker {
   }
 
   get #capacity(): number {
-    return this.#options.config.concurrency * (1 + prefetchAt(this.#overallPace));
+    return this.#options.config.concurrency * (1 + prefetchAt(this.#pace.overall()));
   }
 
   #endpointCapacity(webhookId: string): number {
-    return this.#options.config.perEndpointConcurrency * (1 + prefetchAt(this.#pace.get(webhookId)));
+    return this.#options.config.perEndpointConcurrency * (1 + prefetchAt(this.#pace.of(webhookId)));
   }
 
   /**
@@ -261,21 +238,16 @@ export class DeliveryWorker {
    * prefetch): the rows held here, less the extra room of an endpoint that answers fast.
    */
   #claimBusy(base: number): ReadonlyMap<string, number> {
+    // Every endpoint with extra room, holding rows here or not: the claim's cap must be the one `#caughtUp`
+    // judges by, or a claim cut short by a lower cap would look caught up and leave rows queued until the poll.
     let busy: Map<string, number> | null = null;
-    for (const webhookId of this.#pace.keys()) {
+    for (const webhookId of this.#pace.endpoints()) {
       const extra = this.#endpointCapacity(webhookId) - base;
       if (extra <= 0) continue;
       busy ??= new Map(this.#perEndpoint);
       busy.set(webhookId, (busy.get(webhookId) ?? 0) - extra);
     }
     return busy ?? this.#perEndpoint;
-  }
-
-  /** A request to `webhookId` took `ms` to be answered (or to fail). */
-  #paced(webhookId: string, ms: number): void {
-    const previous = this.#pace.get(webhookId);
-    setBounded(this.#pace, webhookId, previous === undefined ? ms : previous + (ms - previous) * PACE_WEIGHT, PACE_ENDPOINTS_MAX);
-    this.#overallPace = this.#overallPace === undefined ? ms : this.#overallPace + (ms - this.#overallPace) * PACE_WEIGHT;
   }
 
   /** Attempts sent but not yet recorded are too many (the database is behind): nothing more is taken on. */
@@ -456,13 +428,14 @@ export class DeliveryWorker {
 
   #send(delivery: ClaimedDelivery): void {
     const { webhookId, leaseToken } = delivery;
-    const startedAt = performance.now();
+    this.#pace.started(leaseToken, webhookId);
     this.#sending += 1;
     increment(this.#sendingTo, webhookId);
     let released = false;
-    const release = () => {
+    const release = (answered = false) => {
       if (released) return;
       released = true;
+      this.#pace.ended(leaseToken, webhookId, answered);
       this.#sending -= 1;
       decrement(this.#sendingTo, webhookId);
       this.#endpointDone(webhookId);
@@ -472,11 +445,7 @@ export class DeliveryWorker {
     };
     const run = (async () => {
       try {
-        const onSent = () => {
-          this.#paced(webhookId, performance.now() - startedAt);
-          release();
-        };
-        const outcome = await attemptDelivery(this.#options.attempt, delivery, { signal: this.#abort.signal, onSent });
+        const outcome = await attemptDelivery(this.#options.attempt, delivery, { signal: this.#abort.signal, onSent: release });
         // A retry is a pending row again: the loop looks at the queue, and learns when it falls due.
         if (outcome.step.status === 'pending') this.#notCaughtUp();
         if (outcome.completed.disabled) this.#options.onDisabled?.(outcome.completed.disabled, delivery.endpoint.tenantId);
