@@ -234,20 +234,23 @@ export class DeliveryWorker {
   }
 
   /**
-   * What the claim counts per endpoint against its one cap, `base` (an endpoint's capacity at the base
-   * prefetch): the rows held here, less the extra room of an endpoint that answers fast.
+   * The per-endpoint caps of one claim: what the claim counts per endpoint against its one cap, `base` (an
+   * endpoint's capacity at the base prefetch) — the rows held here, less the extra room of an endpoint that
+   * answers fast, held here or not — and the cap of each endpoint as the claim applied it. `#caughtUp` is
+   * judged by the same caps after the claim: judged by caps that grew meanwhile, a claim cut short by the lower
+   * ones would look caught up and leave rows queued until the poll, for later hand-offs to overtake.
    */
-  #claimBusy(base: number): ReadonlyMap<string, number> {
-    // Every endpoint with extra room, holding rows here or not: the claim's cap must be the one `#caughtUp`
-    // judges by, or a claim cut short by a lower cap would look caught up and leave rows queued until the poll.
+  #claimCaps(base: number): { busy: ReadonlyMap<string, number>; capOf: (webhookId: string) => number } {
     let busy: Map<string, number> | null = null;
+    const caps = new Map<string, number>();
     for (const webhookId of this.#pace.endpoints()) {
-      const extra = this.#endpointCapacity(webhookId) - base;
-      if (extra <= 0) continue;
+      const cap = this.#endpointCapacity(webhookId);
+      if (cap <= base) continue;
+      caps.set(webhookId, cap);
       busy ??= new Map(this.#perEndpoint);
-      busy.set(webhookId, (busy.get(webhookId) ?? 0) - extra);
+      busy.set(webhookId, (busy.get(webhookId) ?? 0) - (cap - base));
     }
-    return busy ?? this.#perEndpoint;
+    return { busy: busy ?? this.#perEndpoint, capOf: (webhookId) => caps.get(webhookId) ?? base };
   }
 
   /** Attempts sent but not yet recorded are too many (the database is behind): nothing more is taken on. */
@@ -308,6 +311,7 @@ export class DeliveryWorker {
           this.#claiming = true;
           this.#changed = false;
           const claimNow = now();
+          const caps = this.#claimCaps(baseEndpointCapacity);
           const claimed = await claimDeliveries(knex, {
             secrets: this.#options.secrets,
             owner: this.#options.attempt.worker,
@@ -315,7 +319,7 @@ export class DeliveryWorker {
             now: new Date(claimNow),
             leaseMarginMs: config.leaseMarginMs,
             perEndpoint: baseEndpointCapacity,
-            busy: this.#claimBusy(baseEndpointCapacity),
+            busy: caps.busy,
             window: wide ? Math.max(room * CLAIM_WINDOW_FACTOR.most, WIDE_CLAIM_ROWS) : Math.max(room * this.#windowFactor, 64),
           }).finally(() => {
             this.#claiming = false;
@@ -328,9 +332,12 @@ export class DeliveryWorker {
             this.#waiting.push({ delivery, claimedAt });
           }
           this.#dispatch();
+          // A full claim may have left more due rows: not caught up, so that freed slots wake the loop for them
+          // (a poll or a retry's timer may claim while caught up) and new emits are not handed past them.
+          if (claimed.length === room) this.#caughtUp = false;
           // Anything that happened while the claim ran (a row left pending, a retry, a wake-up) gets a fresh look.
           if (this.#changed || claimed.length === room) continue;
-          this.#caughtUp = ![...this.#perEndpoint].some(([webhookId, held]) => held >= this.#endpointCapacity(webhookId));
+          this.#caughtUp = ![...this.#perEndpoint].some(([webhookId, held]) => held >= caps.capOf(webhookId));
           // Fewer than asked for: sleep until woken — by each of those requests when it is answered (unless
           // caught up), or by new work — or until the next row falls due (a retry, a lease running out).
           const looked = now();
