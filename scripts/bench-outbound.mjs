@@ -262,10 +262,10 @@ try {
   // CPU. A delivery costs at least what its POST does (the client's and the receiver's part, as in the bare round)
   // plus what PostgreSQL spends on it; with nothing else, the ratio could be at most `ceiling`.
   const cores = os.cpus().length;
-  const cpuMean = (list, key) => list.reduce((s, r) => s + r.cpu[key], 0) / list.length;
-  const engineMachineMs = cpuMean(results.engine, 'machineMs');
-  const postgresMs = cpuMean(results.engine, 'postgresMs');
-  const bareMachineMs = cpuMean(results.bare, 'machineMs');
+  const engineCpu = results.engine.map((r) => r.cpu);
+  const engineMachineMs = mean(engineCpu, 'machineMs');
+  const postgresMs = mean(engineCpu, 'postgresMs');
+  const bareMachineMs = mean(results.bare.map((r) => r.cpu), 'machineMs');
   const budgetMs = (cores * 1000) / (0.5 * bareRate);
   console.log(
     `machine CPU per delivery ${engineMachineMs.toFixed(3)} ms (PostgreSQL ${postgresMs.toFixed(3)} ms), per bare POST ${bareMachineMs.toFixed(3)} ms; ` +

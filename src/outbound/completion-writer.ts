@@ -173,7 +173,7 @@ export interface Completed {
  * Records an attempt and moves the delivery on, in one short transaction: the attempt row, the delivery's
  * new status (only while our lease token still holds it), and the endpoint's health — which may disable
  * the endpoint (410 at once, or after failing for the configured stretch). The worker batches the
- * common completions instead (completion-writer.ts); this is the one-at-a-time path.
+ * common completions instead (`CompletionWriter`); this is the one-at-a-time path.
  */
 export async function completeDelivery(knex: Knex, input: CompleteInput): Promise<Completed> {
   return knex.transaction(async (trx) => {

@@ -334,9 +334,12 @@ export class DeliveryWorker {
           this.#dispatch();
           // A full claim may have left more due rows: not caught up, so that freed slots wake the loop for them
           // (a poll or a retry's timer may claim while caught up) and new emits are not handed past them.
-          if (claimed.length === room) this.#caughtUp = false;
+          if (claimed.length === room) {
+            this.#caughtUp = false;
+            continue;
+          }
           // Anything that happened while the claim ran (a row left pending, a retry, a wake-up) gets a fresh look.
-          if (this.#changed || claimed.length === room) continue;
+          if (this.#changed) continue;
           this.#caughtUp = ![...this.#perEndpoint].some(([webhookId, held]) => held >= caps.capOf(webhookId));
           // Fewer than asked for: sleep until woken — by each of those requests when it is answered (unless
           // caught up), or by new work — or until the next row falls due (a retry, a lease running out).

@@ -319,8 +319,12 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     for (const id of published) await o.waitForAttempt((a) => a.delivery.id === id);
   });
 
-  /** Every claim's rows while `run` runs: the ids of each, in order (the claim statement as knex reports it). */
-  const claimsDuring = async (run: () => Promise<void>): Promise<string[][]> => {
+  /**
+   * Publishes `count` events at once (one outbox write) through `publisher` and waits until `o` has sent
+   * every one of them; resolves with how many of them each claim meanwhile took (claims that took none left
+   * out), read from the claim statement as knex reports it.
+   */
+  const claimsOfBurst = async (o: TestOutbound, publisher: TestOutbound, event: string, count: number): Promise<number[]> => {
     const claims: string[][] = [];
     const onResponse = (response: unknown, query: { sql?: string }) => {
       if (!query.sql?.includes('for update of d skip locked')) return;
@@ -328,12 +332,15 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
       claims.push((rows as Array<{ id: string }>).map((row) => row.id));
     };
     store.knex.on('query-response', onResponse);
+    let ids: string[];
     try {
-      await run();
+      const burst = await Promise.all(Array.from({ length: count }, (_, i) => publisher.service.publish({ event, data: i, tenantId: null, metadata: {} })));
+      ids = burst.map((e) => e!.deliveryIds[0]!);
+      for (const id of ids) await o.waitForAttempt((a) => a.delivery.id === id && a.outcome.step.status === 'succeeded', 5000);
     } finally {
       store.knex.off('query-response', onResponse);
     }
-    return claims;
+    return claims.map((claim) => claim.filter((id) => ids.includes(id)).length).filter((n) => n > 0);
   };
 
   /**
@@ -361,14 +368,7 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     const { o, ep } = await pacedWorker(answerMs, 20_000);
     let result = -1;
     for (let tries = 0; tries < 3 && result !== expected; tries++) {
-      let ids: string[] = [];
-      const claims = await claimsDuring(async () => {
-        const burst = await Promise.all(Array.from({ length: count }, (_, i) => o.service.publish({ event: ep.event, data: i, tenantId: null, metadata: {} })));
-        ids = burst.map((e) => e!.deliveryIds[0]!);
-        for (const id of ids) await o.waitForAttempt((a) => a.delivery.id === id && a.outcome.step.status === 'succeeded', 5000);
-      });
-      const claimed = new Set(claims.flat());
-      result = ids.filter((id) => claimed.has(id)).length;
+      result = (await claimsOfBurst(o, o, ep.event, count)).reduce((a, b) => a + b, 0);
     }
     return result;
   };
@@ -387,13 +387,7 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     // Up to three backlogs, as in claimedOfBurst: a stall in the last answers makes the endpoint look slow a moment.
     let sizes: number[] = [];
     for (let tries = 0; tries < 3 && sizes[0] !== 4; tries++) {
-      let ids: string[] = [];
-      const claims = await claimsDuring(async () => {
-        const backlog = await Promise.all(Array.from({ length: 8 }, (_, i) => publisher.service.publish({ event: ep.event, data: i, tenantId: null, metadata: {} })));
-        ids = backlog.map((e) => e!.deliveryIds[0]!);
-        for (const id of ids) await o.waitForAttempt((a) => a.delivery.id === id && a.outcome.step.status === 'succeeded', 5000);
-      });
-      sizes = claims.map((claim) => claim.filter((id) => ids.includes(id)).length).filter((n) => n > 0);
+      sizes = await claimsOfBurst(o, publisher, ep.event, 8);
       expect(sizes.reduce((a, b) => a + b, 0)).toBe(8);
     }
     // One slot and three waiting rows: the first claim takes four (it took two before), then as room frees.
