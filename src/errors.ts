@@ -55,6 +55,7 @@ export const ERRORS = {
   event_not_allowed: { status: 400, message: 'The script emitted an event outside the webhook\'s emitEvents.' },
   event_unknown: { status: 400, message: 'The event type is not in the event catalog.' },
   event_invalid: { status: 400, message: 'The event data does not match its event type\'s schema.' },
+  event_reserved: { status: 400, message: 'This event name belongs to the engine (webhook.test, webhook.disabled); only the engine emits it.' },
   run_not_replayable: { status: 409, message: 'This run has no stored payload to replay.' },
   run_request_not_stored: { status: 404, message: 'This run has no stored request (it was ignored, rejected or purged).' },
   // Outgoing webhooks

@@ -34,6 +34,9 @@ const checkPatch = validator<PatchOutgoingBody>(patchOutgoingWebhookSchema);
 const checkDeliveriesQuery = validator<Partial<DeliveryQuery>>(deliveriesQuerySchema, { query: true });
 const checkEmit = validator<EmitBody>(emitEventSchema);
 
+/** Metadata the engine sets on the events of script runs (which provider's request, which run): not writable here. */
+const ENGINE_METADATA = ['provider', 'runId'] as const;
+
 const DEFAULT_DELIVERIES_LIMIT = 50;
 /** Larger `limit`s are capped to this, so one call cannot pull the whole table. */
 const MAX_DELIVERIES_LIMIT = 200;
@@ -135,6 +138,11 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
     if (!isPlatform(principal) && body.tenantId !== undefined && body.tenantId !== principal.tenantId) {
       throw new AppError('forbidden', 'A tenant key can only emit events for its own tenant.', { details: { tenantId: principal.tenantId } });
     }
+    const engineKeys = ENGINE_METADATA.filter((key) => body.metadata !== undefined && Object.hasOwn(body.metadata, key));
+    if (engineKeys.length > 0) {
+      const details = engineKeys.map((key) => ({ path: `/metadata/${key}`, message: 'is set by the engine, not by the caller', keyword: 'not', params: {} }));
+      throw new AppError('validation_failed', `The request is invalid: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}`, { details });
+    }
     const tenantId = isPlatform(principal) ? (body.tenantId ?? null) : principal.tenantId;
     const requestId = requestIdFrom(res);
     const enqueued = await options.publish({
@@ -145,7 +153,14 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
       // The admin request's id, for the log lines of the deliveries (not part of the envelope).
       ...(requestId ? { origin: { requestId } } : {}),
     });
-    const answer = { event: body.event, messageId: enqueued?.messageId ?? null, deliveries: enqueued?.deliveryIds.length ?? 0 };
+    // A tenant key is told of the deliveries to its own endpoints only: how many global endpoints take the
+    // event is the platform's business.
+    const deliveries = !enqueued
+      ? 0
+      : isPlatform(principal)
+        ? enqueued.deliveryIds.length
+        : Math.min(enqueued.deliveryIds.length, (await store.findByEvent(body.event, tenantId)).filter((w) => w.tenantId === tenantId).length);
+    const answer = { event: body.event, messageId: enqueued?.messageId ?? null, deliveries };
     // The name and fan-out only: event data may carry personal data, and the audit log outlives it.
     await store.insertAuditEntry({
       actor: principal,

@@ -79,7 +79,7 @@ export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
   { method: 'get', path: '/settings', permission: 'platform', summary: 'Global settings', responses: { 200: '`{enabledWebhookActions}`' }, responseSchema: settingsSchema },
   { method: 'patch', path: '/settings', permission: 'platform', summary: 'Change the global settings', body: settingsPatchSchema, responses: { 200: 'The saved settings' }, responseSchema: settingsSchema },
   { method: 'get', path: '/event-types', permission: 'read', summary: 'The event catalog: every defined event type with the JSON Schema of its data', responses: { 200: '`{items: [{name, description, schema}], strict}`' }, responseSchema: eventTypesSchema },
-  { method: 'post', path: '/events', permission: 'manage', summary: 'Emit an event (checked against the event catalog); a tenant key emits for its tenant', body: emitEventSchema, responses: { 202: '`{event, messageId, deliveries}`' }, responseSchema: emitResultSchema },
+  { method: 'post', path: '/events', permission: 'manage', summary: 'Emit an event (checked against the event catalog; the engine\'s own webhook.test and webhook.disabled, and metadata provider/runId, are refused); a tenant key emits for its tenant and is told of the deliveries to its own endpoints', body: emitEventSchema, responses: { 202: '`{event, messageId, deliveries}`' }, responseSchema: emitResultSchema },
   { method: 'get', path: '/runs', permission: 'platform', summary: 'Inbound script runs, newest first', query: runsQuerySchema, responses: { 200: '`{items, nextCursor}`' }, responseSchema: runPageSchema },
   { method: 'get', path: '/runs/:id', permission: 'platform', summary: 'One run', responses: { 200: 'The run' }, responseSchema: runSchema },
   {

@@ -11,7 +11,7 @@ import type { InboundWebhookPatch, NewInboundWebhook, RunQuery, RunRecord, Setti
 import type { EmittedEvent } from '../events/index.js';
 import type { Enqueued, OutboundService, OutgoingWebhookInput } from '../outbound/index.js';
 import { createAdminAuth } from './auth.js';
-import type { EventCatalog } from '../events/index.js';
+import { RESERVED_EVENTS, type EventCatalog } from '../events/index.js';
 import { unsavedDryRunSchema, type UnsavedDryRunBody } from './access-schemas.js';
 import { addAuditRoutes } from './audit-routes.js';
 import { addKeyRoutes } from './key-routes.js';
@@ -110,7 +110,8 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
   const assertCatalogEvents = (field: 'events' | 'emitEvents', names: unknown): void => {
     const catalog = options.events;
     if (!catalog || catalog.size === 0 || !Array.isArray(names)) return;
-    const unknown = names.filter((n): n is string => typeof n === 'string' && !(field === 'events' && n === '*') && !catalog.has(n));
+    // The engine's own events (webhook.disabled, webhook.test) can be subscribed to whether or not the catalog describes them.
+    const unknown = names.filter((n): n is string => typeof n === 'string' && !(field === 'events' && (n === '*' || RESERVED_EVENTS.has(n))) && !catalog.has(n));
     if (unknown.length > 0) {
       throw new AppError('event_unknown', `Not in the event catalog: ${unknown.join(', ')}`, {
         details: { path: `/${field}`, unknown, known: catalog.list().map((t) => t.name) },

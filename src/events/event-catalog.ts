@@ -19,13 +19,20 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
 /**
+ * The engine's own operational events: receivers trust them as the engine's (an endpoint disabled, a test
+ * ping), so nothing else may emit them — not the admin API, `engine.emit()` or a script. The catalog may
+ * still define them, to describe them to subscribers.
+ */
+export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['webhook.test', 'webhook.disabled']);
+
+/**
  * The event catalog: the event types a host app emits, each with a JSON Schema of its `data`.
  *
  * Policy: while the catalog is empty every event name is accepted (an app that never declares events
  * keeps working). Once one type is defined the catalog is strict: `POST /admin/api/events`,
  * `engine.emit()` and script results must name a defined type (`event_unknown`) and carry data that
  * matches its schema (`event_invalid`). The engine's own operational events (`webhook.test`,
- * `webhook.disabled`) are not checked.
+ * `webhook.disabled`) are refused on every such path (`event_reserved`); the engine emits them itself.
  *
  * @example
  * engine.events.define('org-created', { type: 'object', required: ['orgId'], properties: { orgId: { type: 'string' } } });
@@ -63,10 +70,14 @@ export class EventCatalog {
   }
 
   /**
-   * Checks an event against the catalog (nothing to check while it is empty).
-   * @throws AppError `event_unknown` (not defined), `event_invalid` (data does not match; details = ajv errors).
+   * Checks an event against the catalog (nothing but the reserved names to check while it is empty).
+   * @throws AppError `event_reserved` (an operational event of the engine), `event_unknown` (not defined),
+   * `event_invalid` (data does not match; details = ajv errors).
    */
   check(name: string, data: unknown): void {
+    if (RESERVED_EVENTS.has(name)) {
+      throw new AppError('event_reserved', `The event "${name}" belongs to the engine: only the engine emits it.`, { details: { event: name, reserved: [...RESERVED_EVENTS] } });
+    }
     if (this.#types.size === 0) return;
     const type = this.#types.get(name);
     if (!type) {

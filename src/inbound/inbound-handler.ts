@@ -262,7 +262,7 @@ export class InboundHandler {
           this.#storeFailed(err);
         }
         record.status = 'error';
-        if (isAppError(err) && (err.code === 'event_unknown' || err.code === 'event_invalid')) {
+        if (isAppError(err) && (err.code === 'event_unknown' || err.code === 'event_invalid' || err.code === 'event_reserved')) {
           // Refused by the event catalog before anyone heard of it: nothing was emitted.
           record.error = { code: err.code, message: err.message };
         } else {

@@ -102,7 +102,10 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
       });
   options.onSent?.(!notSigned);
   const nowMs = ctx.now();
-  const verdict = classifyAttempt(result, nowMs);
+  const classified = classifyAttempt(result, nowMs);
+  // A test ping never counts for health, so a 410 to one disables nothing (and its log says so).
+  const verdict: typeof classified =
+    delivery.test && classified.kind === 'gone' ? { kind: 'gone', error: { code: 'http_410', message: 'The endpoint answered 410 Gone; a test ping does not disable it.' } } : classified;
   const settings = { maxRetries: delivery.test ? 0 : endpoint.maxRetries, retryDelayMs: endpoint.retryDelayMs, maxDelayMs: ctx.maxDelayMs };
   const shutdown = result.error?.code === 'aborted';
   // Cut short by our own shutdown: due again at once for any worker, whatever the budget says (the

@@ -89,6 +89,26 @@ describe.each(storeFactories())('event catalog, OpenAPI, script versions and sec
     expect(t.events.slice(before).map((e) => e.event)).toEqual(['org-created']); // the refused ones never reached a listener
   });
 
+  it('refuses the engine\'s own events, and the metadata it sets, on every emit path', async () => {
+    const before = t.events.length;
+    for (const event of ['webhook.disabled', 'webhook.test']) {
+      expect(await t.api('POST', '/events', { event, data: { webhookId: 'x', reason: 'gone' } })).toMatchObject({ status: 400, body: { error: { code: 'event_reserved', details: { event } } } });
+      await expect(t.engine.emit(event, {})).rejects.toMatchObject({ code: 'event_reserved' });
+    }
+    const hook = (await t.api('POST', '/webhooks', { direction: 'inbound', provider: 'forger', jsScript: "result = { event: 'webhook.disabled', data: { webhookId: 'x', reason: 'gone' } };" })).body;
+    const run = await t.inbound('forger', {});
+    expect((await t.api('GET', `/runs/${run.body.runId}`)).body).toMatchObject({ status: 'error', error: { code: 'event_reserved' } });
+    expect((await t.api('POST', `/webhooks/${hook.id}/dry-run`, { body: {} })).body).toMatchObject({ status: 'error', error: { code: 'event_reserved' } });
+
+    for (const key of ['provider', 'runId']) {
+      const forged = await t.api('POST', '/events', { event: 'org-created', data: { orgId: 'o1' }, metadata: { [key]: 'x', note: 'kept' } });
+      expect(forged).toMatchObject({ status: 400, body: { error: { code: 'validation_failed', details: [{ path: `/metadata/${key}` }] } } });
+    }
+    expect((await t.api('POST', '/events', { event: 'org-created', data: { orgId: 'o3' }, metadata: { note: 'kept', source: 'crm' } })).status).toBe(202);
+    await waitFor(() => (t.events.length > before ? true : undefined));
+    expect(t.events.slice(before)).toEqual([expect.objectContaining({ event: 'org-created', data: { orgId: 'o3' }, metadata: { note: 'kept', source: 'crm', tenantId: null } })]);
+  });
+
   it('takes only `*` or catalog names as an outgoing webhook\'s events, and catalog names in emitEvents', async () => {
     const bad = await t.api('POST', '/webhooks', { direction: 'outgoing', url: receiver.url, events: ['org-created', 'org-deleted'] });
     expect(bad).toMatchObject({ status: 400, body: { error: { code: 'event_unknown', details: { path: '/events', unknown: ['org-deleted'] } } } });
@@ -98,6 +118,8 @@ describe.each(storeFactories())('event catalog, OpenAPI, script versions and sec
     expect((await t.api('GET', `/webhooks/${ok.body.id}`)).body.events).toEqual(['org-created', '*']);
     const inbound = await t.api('POST', '/webhooks', { direction: 'inbound', provider: 'emits', jsScript: '', events: ['provider.own.type'], emitEvents: ['x.done', 'nope'] });
     expect(inbound.body.error).toMatchObject({ code: 'event_unknown', details: { path: '/emitEvents', unknown: ['nope'] } });
+    // The engine's own events can be subscribed to though this catalog does not describe them.
+    expect((await t.api('POST', '/webhooks', { direction: 'outgoing', url: receiver.url, events: ['webhook.disabled', 'webhook.test'] })).status).toBe(201);
     expect((await t.api('POST', '/webhooks', { direction: 'inbound', provider: 'emits', jsScript: '', events: ['provider.own.type'], emitEvents: ['x.done'] })).status).toBe(201);
   });
 

@@ -198,4 +198,17 @@ describe.each(storeFactories())('API keys, roles and tenancy on $name', (factory
     await waitFor(() => (t.events.length > before ? true : undefined));
     expect(t.events.at(-1)).toMatchObject({ event: 'tenant.thing', tenantId: 'tenant-a', metadata: { tenantId: 'tenant-a' } });
   });
+
+  it('tells a tenant key of the deliveries to its own endpoints only, the platform of all', async () => {
+    // only.global reaches tenant A's `*` endpoint and the global one.
+    const tenant = await t.api('POST', '/events', { event: 'only.global', data: {} }, keys.adminA!.key);
+    expect(tenant).toMatchObject({ status: 202, body: { event: 'only.global', deliveries: 1 } });
+    const platform = await t.api('POST', '/events', { event: 'only.global', data: {}, tenantId: 'tenant-a' });
+    expect(platform).toMatchObject({ status: 202, body: { event: 'only.global', deliveries: 2 } });
+    const delivered = await waitFor(async () => {
+      const list = ((await t.api('GET', `/deliveries?webhookId=${hookGlobal.id}`)).body.items as any[]).filter((d) => d.status === 'succeeded');
+      return list.length === 2 ? list : undefined;
+    });
+    expect(delivered.map((d) => d.messageId).sort()).toEqual([tenant.body.messageId, platform.body.messageId].sort());
+  });
 });

@@ -182,8 +182,12 @@ describe.each(storeFactories())('outgoing webhooks through the engine on $name',
     const event = unique('doomed');
     const hook = await create({ url: gone.url, events: [event] });
     const ops = await create({ url: watcher.url, events: ['webhook.disabled'] });
+    // A test ping never counts for health: its 410 disables nothing, and its error says so.
+    const ping = await t.api('POST', `/webhooks/${hook.id}/test`);
+    expect(ping.body.attempt).toMatchObject({ statusCode: 410, outcome: 'failed', error: { code: 'http_410', message: expect.stringContaining('a test ping does not disable it') } });
+    expect((await t.api('GET', `/webhooks/${hook.id}`)).body.isActive).toBe(true);
     await t.api('POST', '/events', { event, data: null });
-    await settled(hook.id);
+    await settled(hook.id, 2);
     expect((await t.api('GET', `/webhooks/${hook.id}`)).body.isActive).toBe(false);
     const [notice] = await settled(ops.id);
     expect(notice.event).toBe('webhook.disabled');
