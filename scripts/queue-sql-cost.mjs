@@ -128,7 +128,7 @@ async function round(bench, counted, half) {
     const { rows } = await timed(bench.claim, 'claim', {
       name: CLAIM.name,
       text: CLAIM.text,
-      values: [claimNow, 64, '{}', deliveries.length, claimNow, deliveries.length, 'queue-sql-cost', claimNow, 15_000, claimNow],
+      values: [claimNow, false, '{}', deliveries.length, 64, '{}', deliveries.length, claimNow, deliveries.length, 'queue-sql-cost', claimNow, 15_000, claimNow],
     });
     held = rows.map((r) => ({ id: r.id, webhookId: r.webhook_id, leaseToken: r.lease_token }));
   }

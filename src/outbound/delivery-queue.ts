@@ -275,6 +275,11 @@ export interface ClaimOptions {
   busy: ReadonlyMap<string, number>;
   /** How many due rows, in due order, the per-endpoint cap looks through (default 20 × limit; the worker adapts it). */
   window?: number;
+  /**
+   * The window holds only rows of endpoints under their cap here: the scan goes past those at it, however
+   * many rows they have (each one a heap fetch), so the worker asks for it only on its occasional wide claims.
+   */
+  skipCapped?: boolean;
 }
 
 /**
@@ -293,6 +298,9 @@ with candidates as (
     from (
       select id, webhook_id, available_at from outbound_deliveries
       where status in ('pending', 'sending') and available_at <= ?::timestamptz
+        -- A claim that skips capped endpoints looks past the rows of those already at their cap here, however
+        -- many: otherwise a hanging endpoint's backlog longer than the window hides every row behind it.
+        and (not ?::boolean or coalesce(((?::jsonb) ->> (webhook_id::text))::int, 0) < ?)
       order by available_at, id
       limit ?
     ) due
@@ -329,6 +337,9 @@ export async function claimDeliveries(knex: Knex, options: ClaimOptions): Promis
   const window = options.window ?? Math.max(options.limit * 20, 100);
   const rows = await CLAIM.rows<DbClaimed>(knex, [
     now,
+    options.skipCapped ?? false,
+    busy,
+    options.perEndpoint,
     window,
     busy,
     options.perEndpoint,

@@ -57,7 +57,9 @@ const CLAIM_COALESCE_MS = 5;
  * window. So the factor stays small while claims find work, and doubles after a claim that found none
  * (every due row in view belonged to an endpoint at its cap, or nothing was due, where a larger window costs
  * nothing). Rows of other endpoints queued behind a capped endpoint's backlog are found by a wide claim,
- * which looks through at least `WIDE_CLAIM_ROWS` rows and runs at most every `WIDE_CLAIM_EVERY_MS`.
+ * which runs at most every `WIDE_CLAIM_EVERY_MS` and looks through at least `WIDE_CLAIM_ROWS` rows of
+ * endpoints under their cap, past every row of those at it (a hanging endpoint's backlog may be any length;
+ * its rows cost the wide claim a heap fetch each, four times a second at most).
  */
 const CLAIM_WINDOW_FACTOR = { least: 2, most: 32 };
 const WIDE_CLAIM_ROWS = 2000;
@@ -321,6 +323,7 @@ export class DeliveryWorker {
             perEndpoint: baseEndpointCapacity,
             busy: caps.busy,
             window: wide ? Math.max(room * CLAIM_WINDOW_FACTOR.most, WIDE_CLAIM_ROWS) : Math.max(room * this.#windowFactor, 64),
+            skipCapped: wide,
           }).finally(() => {
             this.#claiming = false;
           });

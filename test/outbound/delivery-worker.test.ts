@@ -525,8 +525,9 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     // Running before the rows come, so that its first claim (which looks far) finds none of them.
     const worker = await outbound({ worker: { concurrency: 4, perEndpointConcurrency: 2, stopTimeoutMs: 100 } });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    // Far more rows in front than an ordinary claim looks through (twice its room, at least 64).
-    const backlog = await Promise.all(Array.from({ length: 600 }, () => publisher.service.publish({ event: hanging.event, data: null, tenantId: null, metadata: {} })));
+    // More rows in front than any claim's window holds (an ordinary claim's: twice its room, at least 64; a
+    // wide claim's: 2000), all of an endpoint already at its cap here.
+    const backlog = await Promise.all(Array.from({ length: 2500 }, () => publisher.service.publish({ event: hanging.event, data: null, tenantId: null, metadata: {} })));
     const behind = await publisher.service.publish({ event: ok.event, data: null, tenantId: null, metadata: {} });
     const seen = await worker.waitForAttempt((a) => a.delivery.id === behind!.deliveryIds[0], 5000);
     expect(seen.outcome.step.status).toBe('succeeded');

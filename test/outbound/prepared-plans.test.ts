@@ -69,11 +69,13 @@ describe('generic plans of the queue statements on PostgreSQL, with a backlog', 
   }, 60_000);
   afterAll(() => store?.close());
 
-  it('the claim walks the due index', async () => {
+  it('the claim walks the due index, also when it skips the endpoints at their cap', async () => {
     const now = new Date().toISOString();
-    const plan = await genericPlan(store, CLAIM, [now, 64, '{}', 16, now, 32, 'worker', now, 15_000, now]);
-    expect(plan).toContain('outbound_deliveries_due_idx');
-    expect(plan).not.toMatch(/Seq Scan on outbound_deliveries/);
+    for (const skipCapped of [false, true]) {
+      const plan = await genericPlan(store, CLAIM, [now, skipCapped, '{}', 16, 64, '{}', 16, now, 32, 'worker', now, 15_000, now]);
+      expect(plan).toContain('outbound_deliveries_due_idx');
+      expect(plan).not.toMatch(/Seq Scan on outbound_deliveries/);
+    }
   });
 
   it('the batched completion looks its deliveries up by primary key', async () => {
