@@ -150,6 +150,7 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
     lastStatusCode: result.statusCode,
     lastError,
     health,
+    uncounted: shutdown,
   });
 
   // One line per attempt: info when it succeeded, warn when it will be retried, error when the delivery failed for good.

@@ -71,9 +71,10 @@ with ${RELAXED_COMMIT}, batch as materialized (
 ), updated as (
   update outbound_deliveries d set
     status = v.status, available_at = v.available_at, lease_token = null, lease_owner = null,
+    round_attempts = d.round_attempts - (case when v.uncounted then 1 else 0 end),
     last_status_code = v.last_status_code, last_error = v.last_error, updated_at = v.now, completed_at = v.completed_at
   from relaxed, jsonb_to_recordset(?::jsonb) as v(id uuid, lease_token uuid, status text, available_at timestamptz,
-    last_status_code integer, last_error jsonb, now timestamptz, completed_at timestamptz)
+    last_status_code integer, last_error jsonb, now timestamptz, completed_at timestamptz, uncounted boolean)
   -- No status test: a lease token is set only while a row is sending (every write that moves a row out of
   -- sending clears it), and a test on status would let the planner scan every sending row by the status index.
   where d.id = any (array(select id from batch)) and d.id = v.id and d.lease_token = v.lease_token
@@ -106,7 +107,7 @@ export async function writeCompletions(knex: Knex, inputs: readonly CompleteInpu
   for (const input of inputs) {
     const at = input.now.toISOString();
     const { next } = input;
-    deliveries.push({
+    const delivery: Record<string, unknown> = {
       id: input.deliveryId,
       lease_token: input.leaseToken,
       status: next.status,
@@ -115,7 +116,10 @@ export async function writeCompletions(knex: Knex, inputs: readonly CompleteInpu
       last_error: input.lastError,
       now: at,
       completed_at: next.status === 'pending' ? null : at,
-    });
+    };
+    // Absent (null in SQL) unless set: the common case sends nothing more.
+    if (input.uncounted) delivery.uncounted = true;
+    deliveries.push(delivery);
     const { attempt } = input;
     if (attempt) {
       attempts.push({
@@ -160,6 +164,11 @@ export interface CompleteInput {
   lastError: AttemptError | null;
   /** How this attempt counts for the endpoint's health; null for test pings and unsent deliveries. */
   health: null | { ok: true } | { ok: false; disable: 'gone' | DisablePolicy };
+  /**
+   * The attempt was cut short by this process's own shutdown: it is logged, but gives back the place the
+   * claim took in the delivery's retry budget (as a release does), so restarts never use that budget up.
+   */
+  uncounted?: boolean;
 }
 
 export interface Completed {
@@ -182,13 +191,14 @@ export async function completeDelivery(knex: Knex, input: CompleteInput): Promis
     const updated = rowsOf<{ id: string }>(
       await trx.raw(
         `update outbound_deliveries set
-           status = ?, available_at = ?::timestamptz, lease_token = null, lease_owner = null,
+           status = ?, available_at = ?::timestamptz, lease_token = null, lease_owner = null, round_attempts = round_attempts - ?,
            last_status_code = ?, last_error = ?::jsonb, updated_at = ?::timestamptz, completed_at = ?::timestamptz
          where id = ? and lease_token = ? and status = 'sending'
          returning id`,
         [
           next.status,
           (next.status === 'pending' ? next.availableAt : input.now).toISOString(),
+          input.uncounted ? 1 : 0,
           input.lastStatusCode,
           input.lastError ? JSON.stringify(input.lastError) : null,
           input.now.toISOString(),

@@ -538,6 +538,25 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     await store.knex('outbound_deliveries').whereIn('id', backlog.flatMap((e) => e!.deliveryIds)).update({ status: 'failed', lease_token: null });
   });
 
+  it('attempts cut short by shutdowns never use up the retry budget: after five restarts the delivery is still sent', async () => {
+    const publisher = await outbound({ worker: false });
+    let hangs = 5;
+    const ep = endpoint(() => (hangs-- > 0 ? new Promise<number>(() => undefined) : 204));
+    await publisher.service.createWebhook({ url: ep.url, events: [ep.event], maxRetries: 0, timeoutMs: 10_000 });
+    const e = await publisher.service.publish({ event: ep.event, data: null, tenantId: null, metadata: {} });
+    const id = e!.deliveryIds[0]!;
+    for (let restart = 1; restart <= 5; restart++) {
+      const o = await outbound({ worker: { stopTimeoutMs: 100 } });
+      await waitFor(() => (ep.requests().length === restart ? true : undefined), 5000, `request ${restart} to arrive`);
+      await o.stop();
+    }
+    const o = await outbound();
+    const sent = await o.waitForAttempt((a) => a.delivery.id === id, 5000);
+    expect(sent.outcome.step.status).toBe('succeeded');
+    const delivery = await o.service.getDelivery(id);
+    expect(delivery!.attempts.map((a) => a.error?.code ?? a.outcome)).toEqual(['aborted', 'aborted', 'aborted', 'aborted', 'aborted', 'succeeded']);
+  });
+
   it('on stop, an attempt still hanging after the grace period is aborted and due again at once', async () => {
     const o = await outbound({ worker: { stopTimeoutMs: 100 } });
     const ep = endpoint(() => new Promise(() => undefined));
