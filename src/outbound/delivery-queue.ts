@@ -48,19 +48,26 @@ export interface EnqueueResult extends Enqueued {
  */
 export const RELAXED_COMMIT = `relaxed as materialized (select set_config('synchronous_commit', 'off', true) as setting)`;
 
-/** The outbox write, one statement: the messages, and a delivery per endpoint referring to each. */
-export const INSERT_MESSAGES_AND_DELIVERIES = preparedStatement('hookgate_outbox_write', `
+/** The outbox write, `onConflict` appended to each insert. */
+function outboxWrite(name: string, onConflict: string) {
+  return preparedStatement(name, `
 with messages as (
   insert into outbound_messages (id, event, tenant_id, payload, created_at, request_id, run_id)
   select m.id, m.event, m.tenant_id, m.payload, m.at, m.request_id, m.run_id
-  from jsonb_to_recordset(?::jsonb) as m(id uuid, event text, tenant_id text, payload text, at timestamptz, request_id text, run_id uuid)
+  from jsonb_to_recordset(?::jsonb) as m(id uuid, event text, tenant_id text, payload text, at timestamptz, request_id text, run_id uuid)${onConflict}
   returning id
 )
 insert into outbound_deliveries
   (id, message_id, webhook_id, status, available_at, lease_token, lease_owner, round_attempts, attempt_count, created_at, updated_at)
 select d.id, d.message_id, d.webhook_id, d.status, d.available_at, d.lease_token, d.lease_owner, d.attempts, d.attempts, d.at, d.at
 from jsonb_to_recordset(?::jsonb) as d(id uuid, message_id uuid, webhook_id uuid, status text, available_at timestamptz,
-  lease_token uuid, lease_owner text, attempts integer, at timestamptz)`);
+  lease_token uuid, lease_owner text, attempts integer, at timestamptz)${onConflict}`);
+}
+
+/** The outbox write, one statement: the messages, and a delivery per endpoint referring to each. */
+export const INSERT_MESSAGES_AND_DELIVERIES = outboxWrite('hookgate_outbox_write', '');
+/** The same for a batch holding an item written before: rows already there (committed by that write) are skipped. */
+const REWRITE_MESSAGES_AND_DELIVERIES = outboxWrite('hookgate_outbox_rewrite', '\n  on conflict (id) do nothing');
 
 /** Tries of the outbox write when an endpoint was deleted between finding it and inserting its delivery. */
 const ENQUEUE_TRIES = 3;
@@ -89,6 +96,12 @@ export interface HandOff {
 export interface EnqueueItem {
   input: EnqueueInput;
   now: Date;
+  /**
+   * The ids its first write gave it (set by `enqueueEvents`; leave it out). A write that fails may still
+   * have committed (the connection dropped before the answer), so a second write of the same item reuses
+   * them and skips rows already there: the event is never queued twice under different ids.
+   */
+  ids?: { messageId: string; deliveries: Map<string, string> };
 }
 
 /**
@@ -125,18 +138,29 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
       }
       return view;
     };
-    const build = () => items.map(({ input, now }, i): EnqueueResult | null => {
+    let rewrite = false;
+    const build = () => items.map((item, i): EnqueueResult | null => {
+      const { input, now } = item;
       const subscribed = endpoints[i] as DbEndpoint[];
       if (subscribed.length === 0) return null;
       const at = now.toISOString();
-      const messageId = uuidv7(now.getTime());
+      // Written before (that write may have committed): the same ids, and nothing handed over, since the rows
+      // already there may be pending or leased under a token this write does not know.
+      const again = item.ids !== undefined;
+      rewrite ||= again;
+      const ids = (item.ids ??= { messageId: uuidv7(now.getTime()), deliveries: new Map() });
+      const messageId = ids.messageId;
       const envelope: Envelope = { id: messageId, event: input.event, version: '1', timestamp: at, data: input.data === undefined ? null : input.data, metadata: input.metadata };
       const message = { id: messageId, event: input.event, tenant_id: input.tenantId, payload: JSON.stringify(envelope), at, request_id: input.origin?.requestId, run_id: input.origin?.runId };
       messages.push(message);
       let queued = 0;
       const deliveryIds = subscribed.map((endpoint) => {
-        const id = uuidv7(now.getTime());
-        if (!handOff?.reserve(endpoint.id)) {
+        let id = ids.deliveries.get(endpoint.id);
+        if (id === undefined) {
+          id = uuidv7(now.getTime());
+          ids.deliveries.set(endpoint.id, id);
+        }
+        if (again || !handOff?.reserve(endpoint.id)) {
           deliveries.push({ id, message_id: messageId, webhook_id: endpoint.id, status: 'pending', available_at: at, lease_token: null, lease_owner: null, attempts: 0, at });
           queued += 1;
           return id;
@@ -166,7 +190,8 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
     let results: Array<EnqueueResult | null>;
     try {
       results = build();
-      if (messages.length > 0) await INSERT_MESSAGES_AND_DELIVERIES.rows(knex, [JSON.stringify(messages), JSON.stringify(deliveries)]);
+      const write = rewrite ? REWRITE_MESSAGES_AND_DELIVERIES : INSERT_MESSAGES_AND_DELIVERIES;
+      if (messages.length > 0) await write.rows(knex, [JSON.stringify(messages), JSON.stringify(deliveries)]);
     } catch (err) {
       // The places taken for rows that were not written.
       handOff?.cancel(deliveries.filter((d) => d.status === 'sending').map((d) => d.webhook_id));

@@ -9,7 +9,7 @@ import { attemptDelivery, type AttemptContext, type AttemptOutcome } from './att
 import { CompletionWriter } from './completion-writer.js';
 import { GroupCommit } from './group-commit.js';
 import { getDelivery, insertTestDelivery, listDeliveries, redeliver } from './delivery-log.js';
-import { enqueueEvent, enqueueEvents, type ClaimedDelivery, type Enqueued, type EnqueueInput, type EnqueueItem, type EnqueueResult, type HandOff } from './delivery-queue.js';
+import { enqueueEvents, type ClaimedDelivery, type Enqueued, type EnqueueInput, type EnqueueItem, type EnqueueResult, type HandOff } from './delivery-queue.js';
 import { DeliveryLogPruner, type PruneResult, type RetentionConfig } from './delivery-retention.js';
 import { DeliveryWorker, WORKER_DEFAULTS, type DeliveryWorkerConfig } from './delivery-worker.js';
 import { readHealth, resetHealth } from './endpoint-health.js';
@@ -121,7 +121,8 @@ export class OutboundService {
     this.#completions = new CompletionWriter(knex, options.logger);
     this.#outbox = new GroupCommit({
       writeBatch: (items) => enqueueEvents(knex, items, this.#handOff()),
-      writeOne: ({ input, now }) => enqueueEvent(knex, input, { now, handOff: this.#handOff() }),
+      // The item itself, not a copy: a write that failed may have committed, and the item keeps its ids.
+      writeOne: async (item) => (await enqueueEvents(knex, [item], this.#handOff()))[0] ?? null,
       maxBatch: OUTBOX_BATCH,
       logger: options.logger,
       what: 'outbox writes',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KnexStore } from '../../src/store/index.js';
 import { completeDelivery } from '../../src/outbound/completion-writer.js';
-import { claimDeliveries, enqueueEvent, nextDueAt } from '../../src/outbound/delivery-queue.js';
+import { claimDeliveries, enqueueEvent, enqueueEvents, nextDueAt, type EnqueueItem, type HandOff } from '../../src/outbound/delivery-queue.js';
 import { rowsOf } from '../../src/outbound/rows.js';
 import { storeFactories } from '../helpers/stores.js';
 
@@ -27,6 +27,38 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
       await completeDelivery(store.knex, { deliveryId: r.id, webhookId: r.webhookId, leaseToken: r.leaseToken, now, attempt: null, next: { status: 'succeeded' }, lastStatusCode: 200, lastError: null, health: null });
     }
   };
+
+  it('writes an item again under the ids of its first write, skipping what that write committed, and hands nothing over twice', async () => {
+    const event = unique('order.placed');
+    const a = await hook({ events: [event] });
+    const b = await hook({ events: [event] });
+    const handed: string[] = [];
+    const handOff: HandOff = {
+      owner: 'test',
+      leaseMarginMs: 1000,
+      secrets: store.secrets,
+      reserve: () => true,
+      cancel: () => undefined,
+      deliver: (leased) => handed.push(...leased.map((l) => l.delivery.id)),
+    };
+    const item: EnqueueItem = { input: { event, data: { n: 1 }, tenantId: null, metadata: {} }, now: T0 };
+    const other: EnqueueItem = { input: { event, data: { n: 2 }, tenantId: null, metadata: {} }, now: T0 };
+    const [first] = await enqueueEvents(store.knex, [item], handOff);
+    expect(handed).toEqual(first!.deliveryIds);
+    // As a group commit does when a write's answer was lost (the connection dropped after the commit): the
+    // same item again, here in a batch with a new one.
+    const [again, fresh] = await enqueueEvents(store.knex, [item, other], handOff);
+    expect(again).toMatchObject({ messageId: first!.messageId, deliveryIds: first!.deliveryIds });
+    const messages = await store.knex('outbound_messages').whereIn('id', [first!.messageId, fresh!.messageId]).pluck('id');
+    expect(messages.sort()).toEqual([first!.messageId, fresh!.messageId].sort());
+    const rows: Array<{ id: string; status: string; webhook_id: string }> = await store.knex('outbound_deliveries').whereIn('webhook_id', [a.id, b.id]);
+    expect(rows).toHaveLength(4);
+    // The first write's rows are as it left them (leased to this worker, whose lease will run out); the new
+    // item's were handed over; nothing of the item written again was handed over a second time.
+    expect(rows.filter((r) => first!.deliveryIds.includes(r.id)).map((r) => r.status)).toEqual(['sending', 'sending']);
+    expect(handed.sort()).toEqual([...first!.deliveryIds, ...fresh!.deliveryIds].sort());
+    await store.knex('outbound_deliveries').whereIn('webhook_id', [a.id, b.id]).update({ status: 'failed', lease_token: null });
+  });
 
   it('fans out to active endpoints taking the event or *, global plus the tenant, in one outbox write', async () => {
     const event = unique('invoice.paid');
