@@ -17,6 +17,8 @@ type Db = Knex | Knex.Transaction;
 
 /** Completions written in one statement at most. */
 const MAX_BATCH = 500;
+/** Waits before each new try of a batch of completions that failed on a transient error (6.1 s in all). */
+const COMPLETION_RETRY_DELAYS_MS = [100, 400, 1600, 4000];
 
 /**
  * Group commit of completions (see `GroupCommit`): one statement, committed without waiting for the disk
@@ -41,6 +43,9 @@ export class CompletionWriter {
       maxBatch: MAX_BATCH,
       logger,
       what: 'completions',
+      // Through a database restart of a few seconds: a completion given up leaves its delivery to be sent
+      // again once its lease runs out, though the receiver already has it.
+      retryDelaysMs: COMPLETION_RETRY_DELAYS_MS,
     });
   }
 

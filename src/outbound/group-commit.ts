@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import { isRetryableDbError } from '../store/index.js';
+import { isConnectionError, isRetryableDbError } from '../store/index.js';
 
 export interface GroupCommitOptions<I, O> {
   /** Writes a batch in one statement; answers one result per item, in order. */
@@ -11,6 +11,11 @@ export interface GroupCommitOptions<I, O> {
   logger: Logger;
   /** Names the batches in logs. */
   what: string;
+  /**
+   * The waits before each new try of a batch that failed with a transient error (a deadlock, a dropped or
+   * refused connection, a server restarting): one try more than there are waits. Default `[0, 0]`.
+   */
+  retryDelaysMs?: readonly number[];
 }
 
 interface Pending<I, O> {
@@ -19,8 +24,8 @@ interface Pending<I, O> {
   reject: (err: unknown) => void;
 }
 
-/** Tries of a batch that failed with a transient error (deadlock, lost connection) before it is split. */
-const BATCH_TRIES = 3;
+/** Waits before the tries after the first of a batch that failed with a transient error, before it is split. */
+const DEFAULT_RETRY_DELAYS_MS = [0, 0];
 
 /**
  * Group commit: every item handed in while a batch is being written goes into the next batch, so one
@@ -61,13 +66,18 @@ export class GroupCommit<I, O> {
 
   async #write(batch: Array<Pending<I, O>>): Promise<void> {
     const { writeBatch, writeOne, logger, what } = this.#options;
+    const delays = this.#options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     for (let tries = 1; ; tries++) {
       try {
         const results = await writeBatch(batch.map((p) => p.item));
         batch.forEach((p, i) => p.resolve(results[i] as O));
         return;
       } catch (err) {
-        if (isRetryableDbError(err) && tries < BATCH_TRIES) continue;
+        const delay = delays[tries - 1];
+        if (delay !== undefined && (isRetryableDbError(err) || isConnectionError(err))) {
+          if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+          continue;
+        }
         if (batch.length === 1) {
           batch[0]?.reject(err);
           return;

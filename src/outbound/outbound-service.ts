@@ -126,6 +126,8 @@ export class OutboundService {
       maxBatch: OUTBOX_BATCH,
       logger: options.logger,
       what: 'outbox writes',
+      // An emit waits through a blip of about a second; its caller hears of a longer outage.
+      retryDelaysMs: [50, 250, 1000],
     });
     const transport =
       options.transport ??
