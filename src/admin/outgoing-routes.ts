@@ -31,7 +31,7 @@ interface EmitBody {
 
 const checkCreate = validator<CreateOutgoingBody>(createOutgoingWebhookSchema);
 const checkPatch = validator<PatchOutgoingBody>(patchOutgoingWebhookSchema);
-const checkDeliveriesQuery = validator<Partial<DeliveryQuery>>(deliveriesQuerySchema, { query: true });
+const checkDeliveriesQuery = validator<Partial<Omit<DeliveryQuery, 'before'>> & { cursor?: string }>(deliveriesQuerySchema, { query: true });
 const checkEmit = validator<EmitBody>(emitEventSchema);
 
 /** Metadata the engine sets on the events of script runs (which provider's request, which run): not writable here. */
@@ -112,11 +112,14 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
   });
 
   router.get('/deliveries', async (req: Request, res: Response) => {
-    const query = checkDeliveriesQuery({ ...req.query });
+    const { cursor, ...query } = checkDeliveriesQuery({ ...req.query });
     const limit = Math.min(query.limit ?? DEFAULT_DELIVERIES_LIMIT, MAX_DELIVERIES_LIMIT);
     const principal = principalOf(res);
     const tenant = isPlatform(principal) ? {} : { tenantId: principal.tenantId as string };
-    res.json({ items: await required(options.outbound).listDeliveries({ ...query, ...tenant, limit }) });
+    // One more than the page, to tell whether another follows.
+    const rows = await required(options.outbound).listDeliveries({ ...query, ...tenant, ...(cursor ? { before: cursor } : {}), limit: limit + 1 });
+    const items = rows.slice(0, limit);
+    res.json({ items, nextCursor: rows.length > limit ? (items.at(-1)?.id ?? null) : null });
   });
 
   router.get('/deliveries/:id', async (req: Request<{ id: string }>, res: Response) => {

@@ -235,7 +235,11 @@ export const deliverySchema = {
   },
 } as const;
 
-export const deliveryListSchema = itemsOf(deliverySchema);
+export const deliveryListSchema = {
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: { items: { type: 'array', items: deliverySchema }, nextCursor: { anyOf: [{ type: 'null' }, UUID] } },
+} as const;
 
 export const testPingSchema = {
   type: 'object',

@@ -98,7 +98,7 @@ export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
     responses: { 201: 'The new run, with `replayOf`' },
     responseSchema: replayedRunSchema,
   },
-  { method: 'get', path: '/deliveries', permission: 'read', summary: 'Outgoing deliveries newest first, with their attempts', query: deliveriesQuerySchema, responses: { 200: '`{items}`' }, responseSchema: deliveryListSchema },
+  { method: 'get', path: '/deliveries', permission: 'read', summary: 'Outgoing deliveries newest first, with their attempts; `cursor` = the previous page\'s `nextCursor`', query: deliveriesQuerySchema, responses: { 200: '`{items, nextCursor}`' }, responseSchema: deliveryListSchema },
   { method: 'get', path: '/deliveries/:id', permission: 'read', summary: 'One delivery', responses: { 200: 'The delivery' }, responseSchema: deliverySchema },
   { method: 'post', path: '/deliveries/:id/redeliver', permission: 'manage', summary: 'Queue a finished delivery again', responses: { 202: 'The delivery' }, responseSchema: deliverySchema },
   { method: 'get', path: '/keys', permission: 'keys', summary: 'API keys (prefix, role, tenant; never the key)', responses: { 200: '`{items}`' }, responseSchema: keyListSchema },

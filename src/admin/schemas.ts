@@ -156,6 +156,8 @@ export const deliveriesQuerySchema = {
     webhookId: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' },
     status: { enum: [...DELIVERY_STATUSES] },
     limit: { type: 'integer', minimum: 1 },
+    /** The `nextCursor` of the previous page. */
+    cursor: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' },
   },
 } as const;
 

@@ -105,6 +105,11 @@ export async function listDeliveries(knex: Knex, query: DeliveryQuery): Promise<
   if (query.webhookId !== undefined) q.where('d.webhook_id', query.webhookId);
   if (query.status !== undefined) q.where('d.status', query.status);
   if (query.tenantId !== undefined) q.whereIn('d.webhook_id', knex('webhooks').select('id').where('tenant_id', query.tenantId));
+  // Keyset paging on the id, which grows with creation (UUIDv7): a page does not shift as new deliveries come.
+  if (query.before !== undefined) {
+    if (!UUID.test(query.before)) return [];
+    q.where('d.id', '<', query.before);
+  }
   const rows = (await q.orderBy('d.id', 'desc').limit(query.limit)) as DbDelivery[];
   return withAttempts(knex, rows);
 }

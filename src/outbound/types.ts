@@ -58,6 +58,8 @@ export interface DeliveryQuery {
   /** Only deliveries to webhooks of this tenant (the admin API's tenant keys). */
   tenantId?: string;
   status?: DeliveryStatus;
+  /** Only deliveries older than this one (the next page of a newest-first list: the last id of the previous page). */
+  before?: string;
   limit: number;
 }
 

@@ -157,6 +157,29 @@ describe.each(storeFactories())('outgoing webhooks through the engine on $name',
     expect((await t.api('PATCH', `/webhooks/${inbound.id}`, { url: ep.url })).body.error.code).toBe('validation_failed');
   });
 
+  it('GET /deliveries pages newest first with nextCursor, to the last page', async () => {
+    const ep = endpoint();
+    const event = unique('paged');
+    const hook = await create({ url: ep.url, events: [event] });
+    for (let i = 0; i < 5; i++) await t.api('POST', '/events', { event, data: { i } });
+    const all = await settled(hook.id, 5);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: any = await t.api('GET', `/deliveries?webhookId=${hook.id}&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((d: any) => d.id));
+      cursor = page.body.nextCursor;
+      pages += 1;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(all.map((d: any) => d.id));
+    expect(seen).toEqual([...seen].sort().reverse());
+    expect((await t.api('GET', `/deliveries?webhookId=${hook.id}&limit=5`)).body.nextCursor).toBeNull();
+    expect(await t.api('GET', '/deliveries?cursor=not-an-id')).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+  });
+
   it('POST /webhooks/:id/test sends a ping now and returns the attempt; redeliver queues it again', async () => {
     let status = 503;
     const ep = endpoint((_req, res) => res.writeHead(status).end('busy'));
