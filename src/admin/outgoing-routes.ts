@@ -5,7 +5,7 @@ import { requestIdFrom } from '../http/request-log.js';
 import type { Delivery, DeliveryQuery, Enqueued, OutboundService, OutgoingWebhookInput, OutgoingWebhookUpdate } from '../outbound/index.js';
 import type { AuditActor, OutgoingWebhook, Store } from '../store/types.js';
 import { redeliveryEntry } from '../store/index.js';
-import { createOutgoingWebhookSchema, deliveriesQuerySchema, emitEventSchema, patchOutgoingWebhookSchema } from './schemas.js';
+import { createOutgoingWebhookSchema, deliveriesQuerySchema, emitEventSchema, noInputSchema, patchOutgoingWebhookSchema } from './schemas.js';
 import { canSeeTenant, isPlatform, principalOf, type Principal } from './principal.js';
 import { validator } from './validate.js';
 import { webhookView } from './views.js';
@@ -33,6 +33,8 @@ const checkCreate = validator<CreateOutgoingBody>(createOutgoingWebhookSchema);
 const checkPatch = validator<PatchOutgoingBody>(patchOutgoingWebhookSchema);
 const checkDeliveriesQuery = validator<Partial<Omit<DeliveryQuery, 'before'>> & { cursor?: string }>(deliveriesQuerySchema, { query: true });
 const checkEmit = validator<EmitBody>(emitEventSchema);
+/** These actions take no input: no body, or `{}` (a field there is a mistake worth a 400, not silence). */
+const checkNoInput = validator<Record<string, never>>(noInputSchema);
 
 /** Metadata the engine sets on the events of script runs (which provider's request, which run): not writable here. */
 const ENGINE_METADATA = ['provider', 'runId'] as const;
@@ -99,6 +101,7 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
   };
 
   router.post('/webhooks/:id/rotate-secret', async (req: Request<{ id: string }>, res: Response) => {
+    checkNoInput(req.body ?? {});
     await loadOutgoing(req.params.id, principalOf(res));
     const { webhook, secret } = await required(options.outbound).rotateSecret(req.params.id, principalOf(res));
     options.onChange?.();
@@ -106,6 +109,7 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
   });
 
   router.post('/webhooks/:id/test', async (req: Request<{ id: string }>, res: Response) => {
+    checkNoInput(req.body ?? {});
     await loadOutgoing(req.params.id, principalOf(res));
     const delivery: Delivery = await required(options.outbound).sendTest(req.params.id, requestIdFrom(res));
     res.json({ attempt: delivery.attempts.at(-1) ?? null, delivery });
@@ -127,6 +131,7 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
   });
 
   router.post('/deliveries/:id/redeliver', async (req: Request<{ id: string }>, res: Response) => {
+    checkNoInput(req.body ?? {});
     const before = await loadDelivery(req.params.id, principalOf(res));
     const requeued = await required(options.outbound).redeliver(req.params.id);
     const webhook = await store.getWebhook(before.webhookId);

@@ -29,10 +29,12 @@ import {
   deliveriesQuerySchema,
   dryRunSchema,
   emitEventSchema,
+  noInputSchema,
   patchOutgoingWebhookSchema,
   patchWebhookSchema,
   runsQuerySchema,
   settingsPatchSchema,
+  webhooksQuerySchema,
 } from './schemas.js';
 
 /**
@@ -57,7 +59,7 @@ export interface AdminRouteSpec {
 
 export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
   { method: 'get', path: '/openapi.json', permission: 'read', summary: 'This OpenAPI 3.1 document', responses: { 200: 'The document' }, responseSchema: openApiDocumentSchema },
-  { method: 'get', path: '/webhooks', permission: 'read', summary: 'List webhooks (a tenant key sees its tenant\'s outgoing webhooks)', responses: { 200: '`{items}`' }, responseSchema: webhookListSchema },
+  { method: 'get', path: '/webhooks', permission: 'read', summary: 'List webhooks, of one `direction` if given (a tenant key sees its tenant\'s outgoing webhooks)', query: webhooksQuerySchema, responses: { 200: '`{items}`' }, responseSchema: webhookListSchema },
   { method: 'post', path: '/webhooks', permission: 'manage', summary: 'Create an inbound (platform admin) or outgoing webhook', body: createWebhookSchema, responses: { 201: 'The webhook; an outgoing one with its `secret`, shown this once' }, responseSchema: createdWebhookSchema },
   { method: 'get', path: '/webhooks/:id', permission: 'read', summary: 'Read a webhook', responses: { 200: 'The webhook (never a secret)' }, responseSchema: webhookViewSchema },
   {
@@ -70,8 +72,8 @@ export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
     responseSchema: webhookViewSchema,
   },
   { method: 'delete', path: '/webhooks/:id', permission: 'manage', summary: 'Delete a webhook', responses: { 204: 'Deleted' } },
-  { method: 'post', path: '/webhooks/:id/rotate-secret', permission: 'manage', summary: 'Outgoing: new secret, returned once; the old one signs for 24 h more', responses: { 200: 'The webhook with its new `secret`' }, responseSchema: outgoingWebhookWithSecretSchema },
-  { method: 'post', path: '/webhooks/:id/test', permission: 'manage', summary: 'Outgoing: send a `webhook.test` ping now', responses: { 200: '`{attempt, delivery}`' }, responseSchema: testPingSchema },
+  { method: 'post', path: '/webhooks/:id/rotate-secret', permission: 'manage', summary: 'Outgoing: new secret, returned once; the old one signs for 24 h more', body: noInputSchema, responses: { 200: 'The webhook with its new `secret`' }, responseSchema: outgoingWebhookWithSecretSchema },
+  { method: 'post', path: '/webhooks/:id/test', permission: 'manage', summary: 'Outgoing: send a `webhook.test` ping now', body: noInputSchema, responses: { 200: '`{attempt, delivery}`' }, responseSchema: testPingSchema },
   { method: 'post', path: '/webhooks/:id/dry-run', permission: 'platform', summary: 'Inbound: run the saved or a given script on a sample payload with stub actions', body: dryRunSchema, responses: { 200: '`{status, result, emit, logs, actionsCalled, durationMs, error?}`' }, responseSchema: dryRunResultSchema },
   { method: 'post', path: '/dry-run', permission: 'platform', summary: 'Run a script not saved yet on a sample payload with stub actions', body: unsavedDryRunSchema, responses: { 200: '`{status, result, emit, logs, actionsCalled, durationMs, error?}`' }, responseSchema: dryRunResultSchema },
   { method: 'get', path: '/webhooks/:id/versions', permission: 'platform', summary: 'Inbound: every saved version of the script, newest first', responses: { 200: '`{items: [{version, jsScript, createdAt}]}`' }, responseSchema: scriptVersionsSchema },
@@ -100,7 +102,7 @@ export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
   },
   { method: 'get', path: '/deliveries', permission: 'read', summary: 'Outgoing deliveries newest first, with their attempts; `cursor` = the previous page\'s `nextCursor`', query: deliveriesQuerySchema, responses: { 200: '`{items, nextCursor}`' }, responseSchema: deliveryListSchema },
   { method: 'get', path: '/deliveries/:id', permission: 'read', summary: 'One delivery', responses: { 200: 'The delivery' }, responseSchema: deliverySchema },
-  { method: 'post', path: '/deliveries/:id/redeliver', permission: 'manage', summary: 'Queue a finished delivery again', responses: { 202: 'The delivery' }, responseSchema: deliverySchema },
+  { method: 'post', path: '/deliveries/:id/redeliver', permission: 'manage', summary: 'Queue a finished delivery again', body: noInputSchema, responses: { 202: 'The delivery' }, responseSchema: deliverySchema },
   { method: 'get', path: '/keys', permission: 'keys', summary: 'API keys (prefix, role, tenant; never the key)', responses: { 200: '`{items}`' }, responseSchema: keyListSchema },
   { method: 'post', path: '/keys', permission: 'keys', summary: 'Create an API key; the key is returned this once', body: createKeySchema, responses: { 201: 'The key record with `key`' }, responseSchema: createdKeySchema },
   { method: 'delete', path: '/keys/:id', permission: 'keys', summary: 'Revoke a key (it answers 401 from then on)', responses: { 204: 'Revoked' } },

@@ -21,7 +21,7 @@ import { canSeeTenant, isPlatform, principalOf, requirePermission } from './prin
 import type { RunReplayer } from './replay.js';
 import { permissionGuard } from './route-table.js';
 import { addOutgoingRoutes, createOutgoingWebhook, patchOutgoingWebhook, type OutgoingRoutesOptions } from './outgoing-routes.js';
-import { createWebhookSchema, dryRunSchema, patchWebhookSchema, runsQuerySchema, settingsPatchSchema } from './schemas.js';
+import { createWebhookSchema, dryRunSchema, patchWebhookSchema, runsQuerySchema, settingsPatchSchema, webhooksQuerySchema } from './schemas.js';
 import { validator } from './validate.js';
 import { webhookView } from './views.js';
 
@@ -58,6 +58,7 @@ const checkCreate = validator<CreateBody>(createWebhookSchema);
 const checkPatch = validator<PatchBody>(patchWebhookSchema);
 const checkSettings = validator<Settings>(settingsPatchSchema);
 const checkRunsQuery = validator<Partial<RunQuery>>(runsQuerySchema, { query: true });
+const checkWebhooksQuery = validator<{ direction?: 'inbound' | 'outgoing' }>(webhooksQuerySchema, { query: true });
 const checkDryRun = validator<DryRunBody>(dryRunSchema);
 const checkUnsavedDryRun = validator<UnsavedDryRunBody>(unsavedDryRunSchema);
 
@@ -138,9 +139,15 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     return { ...body, tenantId: principal.tenantId };
   };
 
-  router.get('/webhooks', async (_req, res) => {
+  router.get('/webhooks', async (req, res) => {
+    const { direction } = checkWebhooksQuery({ ...req.query });
     const principal = principalOf(res);
-    const webhooks = isPlatform(principal) ? await store.listWebhooks() : await store.listWebhooks({ direction: 'outgoing', tenantId: principal.tenantId });
+    // A tenant key has outgoing webhooks only: asking for inbound ones finds none.
+    const webhooks = isPlatform(principal)
+      ? await store.listWebhooks(direction ? { direction } : {})
+      : direction === 'inbound'
+        ? []
+        : await store.listWebhooks({ direction: 'outgoing', tenantId: principal.tenantId });
     res.json({ items: webhooks.map(webhookView) });
   });
 

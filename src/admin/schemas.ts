@@ -149,6 +149,16 @@ export const patchOutgoingWebhookSchema = {
 
 export const DELIVERY_STATUSES = ['pending', 'sending', 'succeeded', 'failed'] as const;
 
+/** `GET /webhooks`. */
+export const webhooksQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { direction: { enum: ['inbound', 'outgoing'] } },
+} as const;
+
+/** The actions on one webhook or delivery that take no input (test, rotate-secret, redeliver): an empty body, or `{}`. */
+export const noInputSchema = { type: 'object', additionalProperties: false, properties: {} } as const;
+
 export const deliveriesQuerySchema = {
   type: 'object',
   additionalProperties: false,

@@ -182,7 +182,12 @@ describe.each(storeFactories())('admin API input rules on $name', (factory) => {
       { rule: 'deliveries: limit at least 1', method: 'GET', path: '/deliveries?limit=0', status: 400, code: 'validation_failed', at: '/limit', keyword: 'minimum' },
       { rule: 'deliveries: webhookId a UUID', method: 'GET', path: '/deliveries?webhookId=abc', status: 400, code: 'validation_failed', at: '/webhookId', keyword: 'pattern' },
       { rule: 'deliveries: status', method: 'GET', path: '/deliveries?status=lost', status: 400, code: 'validation_failed', at: '/status', keyword: 'enum' },
-      { rule: 'deliveries: unknown parameter', method: 'GET', path: '/deliveries?cursor=x', status: 400, code: 'validation_failed', at: '/cursor', keyword: 'additionalProperties' },
+      { rule: 'deliveries: unknown parameter', method: 'GET', path: '/deliveries?sort=asc', status: 400, code: 'validation_failed', at: '/sort', keyword: 'additionalProperties' },
+      { rule: 'deliveries: cursor a delivery id', method: 'GET', path: '/deliveries?cursor=x', status: 400, code: 'validation_failed', at: '/cursor', keyword: 'pattern' },
+      { rule: 'webhooks: direction', method: 'GET', path: '/webhooks?direction=sideways', status: 400, code: 'validation_failed', at: '/direction', keyword: 'enum' },
+      { rule: 'webhooks: unknown parameter', method: 'GET', path: '/webhooks?limit=1', status: 400, code: 'validation_failed', at: '/limit', keyword: 'additionalProperties' },
+      { rule: 'test ping takes no input', method: 'POST', path: `/webhooks/${outgoing.id}/test`, body: { url: 'https://elsewhere.example/' }, status: 400, code: 'validation_failed', at: '/url', keyword: 'additionalProperties' },
+      { rule: 'rotate-secret takes no input', method: 'POST', path: `/webhooks/${outgoing.id}/rotate-secret`, body: { secret: 'whsec_mine' }, status: 400, code: 'validation_failed', at: '/secret', keyword: 'additionalProperties' },
     ];
   };
 
@@ -215,6 +220,18 @@ describe.each(storeFactories())('admin API input rules on $name', (factory) => {
     expect(await store.getSettings()).toEqual(before.settings);
     expect((await store.listAdminTokens()).length).toBe(before.keys);
     expect(t.events.length).toBe(before.events);
+  });
+
+  it('lists webhooks of one direction when asked; a tenant key has no inbound ones', async () => {
+    const out = (await api('GET', '/webhooks?direction=outgoing')).body.items as any[];
+    const into = (await api('GET', '/webhooks?direction=inbound')).body.items as any[];
+    expect(out.length).toBeGreaterThan(0);
+    expect(into.length).toBeGreaterThan(0);
+    expect(out.every((w) => w.direction === 'outgoing') && into.every((w) => w.direction === 'inbound')).toBe(true);
+    expect(out.map((w) => w.id)).toContain(outgoing.id);
+    expect(into.map((w) => w.id)).toContain(inbound.id);
+    const reader = (await api('POST', '/keys', { role: 'member', tenantId: 'listing' })).body.key;
+    expect((await api('GET', '/webhooks?direction=inbound', undefined, reader)).body.items).toEqual([]);
   });
 
   it('applies the same rules to a tenant key: an empty patch is refused, not saved as a no-op', async () => {
