@@ -53,7 +53,7 @@ export type AddressVerdict = { allowed: true } | { allowed: false; reason: strin
 /**
  * Whether a connection may go to this address. Only ordinary public unicast is allowed by default;
  * IPv4-mapped and NAT64 (64:ff9b::/96) IPv6 addresses are judged by the IPv4 address inside them, and
- * other IPv4-in-IPv6 tunnels (6to4, Teredo) are refused.
+ * other IPv4-in-IPv6 forms (IPv4-compatible ::/96, 6to4, Teredo) are refused.
  */
 export function checkAddress(address: string, policy: Pick<UrlPolicy, 'allowPrivateNetworks'>): AddressVerdict {
   if (!ipaddr.isValid(address)) return { allowed: false, reason: `"${address}" is not an IP address` };
@@ -61,7 +61,10 @@ export function checkAddress(address: string, policy: Pick<UrlPolicy, 'allowPriv
   if (parsed.kind() === 'ipv6') {
     const v6 = parsed as ipaddr.IPv6;
     if (v6.isIPv4MappedAddress()) parsed = v6.toIPv4Address();
-    else if (v6.range() === 'rfc6052' && v6.toNormalizedString().startsWith('64:ff9b:0:0:0:0:')) {
+    // IPv4-compatible (::/96, deprecated by RFC 4291): some stacks route it to the IPv4 address inside.
+    else if (v6.range() === 'unicast' && v6.parts.slice(0, 6).every((part) => part === 0)) {
+      return policy.allowPrivateNetworks ? { allowed: true } : { allowed: false, reason: `${address} is an IPv4-compatible IPv6 address (deprecated)` };
+    } else if (v6.range() === 'rfc6052' && v6.toNormalizedString().startsWith('64:ff9b:0:0:0:0:')) {
       // NAT64 well-known prefix: the last 32 bits are the IPv4 destination.
       const bytes = v6.toByteArray();
       parsed = new ipaddr.IPv4(bytes.slice(12));

@@ -54,6 +54,8 @@ describe('outgoing URL rules', () => {
     ['64:ff9b::a00:1', 'private'], // NAT64 of 10.0.0.1
     ['2002:7f00:1::1', '6to4'], // 6to4 tunnels are refused outright
     ['2001:0:4136:e378::1', 'teredo'],
+    ['::7f00:1', 'IPv4-compatible'], // ::127.0.0.1, which some stacks route to 127.0.0.1
+    ['::a9fe:a9fe', 'IPv4-compatible'],
   ])('refuses %s (%s) unless private networks are allowed', (address, range) => {
     const verdict = checkAddress(address, strict);
     expect(verdict.allowed).toBe(false);
