@@ -6,6 +6,19 @@ import { isConnectionError } from '../store/sqlstate.js';
 interface BodyParserError extends Error {
   type?: string;
   status?: number;
+  /** The text that failed to parse (entity.parse.failed). */
+  body?: unknown;
+}
+
+/** Valid JSON that is not an object or array (`null`, `7`, `"x"`), which the parser refuses as it refuses junk. */
+function isJsonScalar(text: unknown): boolean {
+  if (typeof text !== 'string') return false;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value === null || typeof value !== 'object';
+  } catch {
+    return false;
+  }
 }
 
 /** Maps what body-parser throws onto the catalogue, so clients see our codes and not its messages. */
@@ -16,6 +29,12 @@ function fromBodyParser(thrown: unknown): AppError | null {
     case 'entity.too.large':
       return new AppError('payload_too_large', undefined, { cause: err });
     case 'entity.parse.failed':
+      if (isJsonScalar(err.body)) {
+        return new AppError('validation_failed', 'The request is invalid: / must be object', {
+          cause: err,
+          details: [{ path: '/', message: 'must be object', keyword: 'type', params: { type: 'object' } }],
+        });
+      }
       return new AppError('invalid_json', undefined, { cause: err });
     case 'encoding.unsupported':
     case 'charset.unsupported':

@@ -263,6 +263,10 @@ describe.each(storeFactories())('admin API input rules on $name', (factory) => {
       expect(await send(method, path, '{}', null), `${method} ${path}`).toEqual({ status: 415, code: 'unsupported_media_type' });
       expect(await send(method, path, big, 'application/json'), `${method} ${path}`).toEqual({ status: 413, code: 'payload_too_large' });
       expect(await send(method, path, '[1, 2]', 'application/json'), `${method} ${path}`).toMatchObject({ status: 400, code: 'validation_failed' });
+      // Valid JSON, but not an object: the body's shape is wrong, not its syntax.
+      for (const scalar of ['null', '7', '"x"']) {
+        expect(await send(method, path, scalar, 'application/json'), `${method} ${path} ${scalar}`).toEqual({ status: 400, code: 'validation_failed' });
+      }
     }
     expect(await send('POST', '/webhooks', JSON.stringify(OUTGOING), 'application/json; charset=utf-8')).toMatchObject({ status: 201 });
     expect((await store.listWebhooks()).some((w) => w.direction === 'inbound' && w.provider === 'huge')).toBe(false);
