@@ -161,13 +161,10 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
       // The admin request's id, for the log lines of the deliveries (not part of the envelope).
       ...(requestId ? { origin: { requestId } } : {}),
     });
+    const fanOut = enqueued?.deliveryIds.length ?? 0;
     // A tenant key is told of the deliveries to its own endpoints only: how many global endpoints take the
     // event is the platform's business.
-    const deliveries = !enqueued
-      ? 0
-      : isPlatform(principal)
-        ? enqueued.deliveryIds.length
-        : Math.min(enqueued.deliveryIds.length, (await store.findByEvent(body.event, tenantId)).filter((w) => w.tenantId === tenantId).length);
+    const deliveries = isPlatform(principal) ? fanOut : (enqueued?.endpointTenantIds.filter((t) => t === tenantId).length ?? 0);
     const answer = { event: body.event, messageId: enqueued?.messageId ?? null, deliveries };
     // The name and fan-out only: event data may carry personal data, and the audit log outlives it.
     await store.insertAuditEntry({
@@ -176,7 +173,7 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
       targetType: 'event',
       targetId: answer.messageId,
       tenantId,
-      changes: { event: { after: answer.event }, deliveries: { after: answer.deliveries } },
+      changes: { event: { after: answer.event }, deliveries: { after: fanOut } },
     });
     res.status(202).json(answer);
   });

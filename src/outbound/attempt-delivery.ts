@@ -108,8 +108,10 @@ export async function attemptDelivery(ctx: AttemptContext, delivery: ClaimedDeli
     delivery.test && classified.kind === 'gone' ? { kind: 'gone', error: { code: 'http_410', message: 'The endpoint answered 410 Gone; a test ping does not disable it.' } } : classified;
   const settings = { maxRetries: delivery.test ? 0 : endpoint.maxRetries, retryDelayMs: endpoint.retryDelayMs, maxDelayMs: ctx.maxDelayMs };
   const shutdown = result.error?.code === 'aborted';
-  // Cut short by our own shutdown: due again at once for any worker, whatever the budget says (the
-  // lost-attempts guard above still bounds it).
+  // Cut short by our own shutdown: due again at once for any worker, whatever the budget says, and the
+  // completion gives back the place the claim took in the budget (`uncounted`). So neither the budget nor the
+  // lost-attempts guard above ends a delivery that only restarts cut short: were its sending what made the
+  // process stop gracefully, time after time, it would be tried on each restart, logged each time.
   const step: NextStep =
     shutdown && result.error ? { status: 'pending', delayMs: 0, error: result.error } : nextStep(verdict, delivery.roundAttempts, settings, ctx.random);
 

@@ -46,6 +46,7 @@ export class CompletionWriter {
       // Through a database restart of a few seconds: a completion given up leaves its delivery to be sent
       // again once its lease runs out, though the receiver already has it.
       retryDelaysMs: COMPLETION_RETRY_DELAYS_MS,
+      retryWithinMs: 8000,
     });
   }
 
@@ -58,6 +59,15 @@ export class CompletionWriter {
   /** Resolves once everything handed in so far is written (or has failed). */
   flush(): Promise<void> {
     return this.#batches.flush();
+  }
+
+  /** A shutdown: a batch that fails from now on is given up at once (see `GroupCommit.stopRetrying`). */
+  stopRetrying(): void {
+    this.#batches.stopRetrying();
+  }
+
+  resumeRetrying(): void {
+    this.#batches.resumeRetrying();
   }
 }
 

@@ -29,6 +29,8 @@ export interface Enqueued {
   messageId: string;
   /** One per subscribed endpoint. */
   deliveryIds: string[];
+  /** The tenant of each delivery's endpoint, in the order of `deliveryIds` (null: a global endpoint). */
+  endpointTenantIds: Array<string | null>;
 }
 
 /** What the outbox write answers per event. */
@@ -84,8 +86,12 @@ export interface HandOff {
   leaseMarginMs: number;
   /** Decrypts the endpoints' stored secrets. */
   secrets: SecretBox;
-  /** Takes a place in the worker for a delivery to this endpoint; false when it has none (or is behind the queue). */
-  reserve(webhookId: string): boolean;
+  /**
+   * Takes a place in the worker for a delivery to this endpoint; false when it has none (or is behind the
+   * queue). `again`: the row was leased to the worker by a write that may have committed, and is written
+   * again under the same lease — a place is taken whenever the worker runs, room or not.
+   */
+  reserve(webhookId: string, again?: boolean): boolean;
   /** Gives back places taken for rows that were not written. */
   cancel(webhookIds: readonly string[]): void;
   /** The rows written leased to the worker, once committed, each with the moment its lease counts from. */
@@ -97,11 +103,13 @@ export interface EnqueueItem {
   input: EnqueueInput;
   now: Date;
   /**
-   * The ids its first write gave it (set by `enqueueEvents`; leave it out). A write that fails may still
+   * What its first write gave it (set by `enqueueEvents`; leave it out): the message id, and per endpoint the
+   * delivery id and the lease token of a row leased to this process's worker. A write that fails may still
    * have committed (the connection dropped before the answer), so a second write of the same item reuses
-   * them and skips rows already there: the event is never queued twice under different ids.
+   * them and skips rows already there: the event is never queued twice under different ids, and a row
+   * leased by the first write is handed over under that same lease.
    */
-  ids?: { messageId: string; deliveries: Map<string, string> };
+  ids?: { messageId: string; deliveries: Map<string, { id: string; leaseToken: string | null }> };
 }
 
 /**
@@ -144,8 +152,7 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
       const subscribed = endpoints[i] as DbEndpoint[];
       if (subscribed.length === 0) return null;
       const at = now.toISOString();
-      // Written before (that write may have committed): the same ids, and nothing handed over, since the rows
-      // already there may be pending or leased under a token this write does not know.
+      // Written before (that write may have committed): the same ids, each row pending or leased as it was.
       const again = item.ids !== undefined;
       rewrite ||= again;
       const ids = (item.ids ??= { messageId: uuidv7(now.getTime()), deliveries: new Map() });
@@ -155,19 +162,25 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
       messages.push(message);
       let queued = 0;
       const deliveryIds = subscribed.map((endpoint) => {
-        let id = ids.deliveries.get(endpoint.id);
-        if (id === undefined) {
-          id = uuidv7(now.getTime());
-          ids.deliveries.set(endpoint.id, id);
-        }
-        if (again || !handOff?.reserve(endpoint.id)) {
-          deliveries.push({ id, message_id: messageId, webhook_id: endpoint.id, status: 'pending', available_at: at, lease_token: null, lease_owner: null, attempts: 0, at });
+        let first = ids.deliveries.get(endpoint.id);
+        // New to this item (or to this endpoint: it was subscribed since): leased when the worker has room.
+        const fresh = first === undefined;
+        if (!handOff || (fresh ? !handOff.reserve(endpoint.id) : first!.leaseToken === null)) {
+          first ??= { id: uuidv7(now.getTime()), leaseToken: null };
+          ids.deliveries.set(endpoint.id, first);
+          deliveries.push({ id: first.id, message_id: messageId, webhook_id: endpoint.id, status: 'pending', available_at: at, lease_token: null, lease_owner: null, attempts: 0, at });
           queued += 1;
-          return id;
+          return first.id;
         }
-        const leaseToken = randomUUID();
+        first ??= { id: uuidv7(now.getTime()), leaseToken: randomUUID() };
+        ids.deliveries.set(endpoint.id, first);
+        const { id } = first;
+        const leaseToken = first.leaseToken as string;
         const leaseEnds = new Date(now.getTime() + Number(endpoint.timeout_ms) + handOff.leaseMarginMs).toISOString();
         deliveries.push({ id, message_id: messageId, webhook_id: endpoint.id, status: 'sending', available_at: leaseEnds, lease_token: leaseToken, lease_owner: handOff.owner, attempts: 1, at });
+        // Leased by the first write: the row may be there, leased to the worker under this token, so it is
+        // handed over again (room or not); only a worker that has stopped leaves it to its lease's end.
+        if (!fresh && !handOff.reserve(endpoint.id, true)) return id;
         const delivery: ClaimedDelivery = {
           id,
           messageId,
@@ -185,7 +198,7 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
         leased.push({ delivery, leasedAt: now.getTime() });
         return id;
       });
-      return { messageId, deliveryIds, queued };
+      return { messageId, deliveryIds, endpointTenantIds: subscribed.map((endpoint) => endpoint.tenant_id), queued };
     });
     let results: Array<EnqueueResult | null>;
     try {
@@ -193,8 +206,8 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
       const write = rewrite ? REWRITE_MESSAGES_AND_DELIVERIES : INSERT_MESSAGES_AND_DELIVERIES;
       if (messages.length > 0) await write.rows(knex, [JSON.stringify(messages), JSON.stringify(deliveries)]);
     } catch (err) {
-      // The places taken for rows that were not written.
-      handOff?.cancel(deliveries.filter((d) => d.status === 'sending').map((d) => d.webhook_id));
+      // The places taken for rows that were not written (or whose write may have committed unseen).
+      handOff?.cancel(leased.map((l) => l.delivery.webhookId));
       if (tries < ENQUEUE_TRIES && (err as { code?: unknown }).code === SQLSTATE.foreignKeyViolation) continue;
       throw err;
     }

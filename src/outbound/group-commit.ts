@@ -16,6 +16,11 @@ export interface GroupCommitOptions<I, O> {
    * refused connection, a server restarting): one try more than there are waits. Default `[0, 0]`.
    */
   retryDelaysMs?: readonly number[];
+  /**
+   * No new try starts once this long has passed since the batch's first (a try against a database that
+   * does not answer may itself take a connect timeout). Default: no limit.
+   */
+  retryWithinMs?: number;
 }
 
 interface Pending<I, O> {
@@ -28,6 +33,15 @@ interface Pending<I, O> {
 const DEFAULT_RETRY_DELAYS_MS = [0, 0];
 
 /**
+ * Worth another try: a deadlock or serialization failure, or a connection lost, refused or not yet served —
+ * but not the pool's own timeout, which already waited as long as it would for a connection.
+ */
+function isTransient(err: unknown): boolean {
+  if (isRetryableDbError(err)) return true;
+  return isConnectionError(err) && (err as Error | null)?.name !== 'KnexTimeoutError';
+}
+
+/**
  * Group commit: every item handed in while a batch is being written goes into the next batch, so one
  * statement (one round trip, one commit) writes many, and an idle writer still writes the first one at
  * once (after the current tick, so that items of the same tick share it). A batch that fails for good is
@@ -37,6 +51,9 @@ export class GroupCommit<I, O> {
   readonly #options: GroupCommitOptions<I, O>;
   #queue: Array<Pending<I, O>> = [];
   #writing: Promise<void> | null = null;
+  #retrying = true;
+  /** Ends the wait before a retry early (see `stopRetrying`). */
+  #wakeRetry: (() => void) | null = null;
 
   constructor(options: GroupCommitOptions<I, O>) {
     this.#options = options;
@@ -48,6 +65,20 @@ export class GroupCommit<I, O> {
       this.#queue.push({ item, resolve, reject });
       this.#writing ??= this.#drain();
     });
+  }
+
+  /**
+   * From now on a batch that fails is not tried again (the one waiting to be is tried at once, a last time):
+   * for a shutdown, which should not wait out a database outage.
+   */
+  stopRetrying(): void {
+    this.#retrying = false;
+    this.#wakeRetry?.();
+  }
+
+  /** Undoes `stopRetrying` (a service started again). */
+  resumeRetrying(): void {
+    this.#retrying = true;
   }
 
   /** Resolves once everything handed in so far is written (or has failed). */
@@ -67,6 +98,7 @@ export class GroupCommit<I, O> {
   async #write(batch: Array<Pending<I, O>>): Promise<void> {
     const { writeBatch, writeOne, logger, what } = this.#options;
     const delays = this.#options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    const deadline = performance.now() + (this.#options.retryWithinMs ?? Infinity);
     for (let tries = 1; ; tries++) {
       try {
         const results = await writeBatch(batch.map((p) => p.item));
@@ -74,8 +106,8 @@ export class GroupCommit<I, O> {
         return;
       } catch (err) {
         const delay = delays[tries - 1];
-        if (delay !== undefined && (isRetryableDbError(err) || isConnectionError(err))) {
-          if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+        if (delay !== undefined && this.#retrying && performance.now() + delay <= deadline && isTransient(err)) {
+          if (delay > 0) await this.#wait(delay);
           continue;
         }
         if (batch.length === 1) {
@@ -87,5 +119,17 @@ export class GroupCommit<I, O> {
         return;
       }
     }
+  }
+
+  #wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakeRetry = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wakeRetry = done;
+    });
   }
 }

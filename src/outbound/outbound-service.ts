@@ -128,6 +128,7 @@ export class OutboundService {
       what: 'outbox writes',
       // An emit waits through a blip of about a second; its caller hears of a longer outage.
       retryDelaysMs: [50, 250, 1000],
+      retryWithinMs: 2000,
     });
     const transport =
       options.transport ??
@@ -175,7 +176,10 @@ export class OutboundService {
       ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
       // Rows a stopping (or overloaded) worker gave back: the other processes' workers should not wait for their poll.
       onReleased: () => void this.#notifier?.notify(),
+      // The grace period of a stop is over: the outcomes still to come are written once, not retried for seconds.
+      onAborting: () => this.#completions.stopRetrying(),
     });
+    this.#completions.resumeRetrying();
     this.#worker.start();
     this.#pruner = this.#makePruner();
     this.#pruner.start();
@@ -223,7 +227,7 @@ export class OutboundService {
       void this.#notifier?.notify();
       this.#worker?.wake();
     }
-    return { messageId: written.messageId, deliveryIds: written.deliveryIds };
+    return { messageId: written.messageId, deliveryIds: written.deliveryIds, endpointTenantIds: written.endpointTenantIds };
   }
 
   /**
@@ -237,7 +241,7 @@ export class OutboundService {
       owner: this.#attempt.worker,
       leaseMarginMs: this.#leaseMarginMs,
       secrets: this.#secrets,
-      reserve: (webhookId) => worker.reserve(webhookId),
+      reserve: (webhookId, again) => worker.reserve(webhookId, again),
       cancel: (webhookIds) => worker.cancel(webhookIds),
       deliver: (leased) => worker.handOver(leased),
     };

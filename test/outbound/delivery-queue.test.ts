@@ -28,35 +28,42 @@ describe.each(storeFactories())('delivery queue on $name', (factory) => {
     }
   };
 
-  it('writes an item again under the ids of its first write, skipping what that write committed, and hands nothing over twice', async () => {
+  it('writes an item again under the ids and leases of its first write, skipping what that write committed', async () => {
     const event = unique('order.placed');
     const a = await hook({ events: [event] });
     const b = await hook({ events: [event] });
-    const handed: string[] = [];
+    const handed: Array<{ id: string; leaseToken: string }> = [];
+    const reserved: boolean[] = [];
     const handOff: HandOff = {
       owner: 'test',
       leaseMarginMs: 1000,
       secrets: store.secrets,
-      reserve: () => true,
+      reserve: (_webhookId, again) => {
+        reserved.push(again === true);
+        return true;
+      },
       cancel: () => undefined,
-      deliver: (leased) => handed.push(...leased.map((l) => l.delivery.id)),
+      deliver: (leased) => handed.push(...leased.map((l) => ({ id: l.delivery.id, leaseToken: l.delivery.leaseToken }))),
     };
     const item: EnqueueItem = { input: { event, data: { n: 1 }, tenantId: null, metadata: {} }, now: T0 };
     const other: EnqueueItem = { input: { event, data: { n: 2 }, tenantId: null, metadata: {} }, now: T0 };
     const [first] = await enqueueEvents(store.knex, [item], handOff);
-    expect(handed).toEqual(first!.deliveryIds);
+    const firstLeases = handed.splice(0);
+    expect(firstLeases.map((l) => l.id)).toEqual(first!.deliveryIds);
     // As a group commit does when a write's answer was lost (the connection dropped after the commit): the
     // same item again, here in a batch with a new one.
     const [again, fresh] = await enqueueEvents(store.knex, [item, other], handOff);
-    expect(again).toMatchObject({ messageId: first!.messageId, deliveryIds: first!.deliveryIds });
+    expect(again).toMatchObject({ messageId: first!.messageId, deliveryIds: first!.deliveryIds, queued: 0 });
     const messages = await store.knex('outbound_messages').whereIn('id', [first!.messageId, fresh!.messageId]).pluck('id');
     expect(messages.sort()).toEqual([first!.messageId, fresh!.messageId].sort());
-    const rows: Array<{ id: string; status: string; webhook_id: string }> = await store.knex('outbound_deliveries').whereIn('webhook_id', [a.id, b.id]);
+    const rows: Array<{ id: string; status: string; lease_token: string }> = await store.knex('outbound_deliveries').whereIn('webhook_id', [a.id, b.id]);
     expect(rows).toHaveLength(4);
-    // The first write's rows are as it left them (leased to this worker, whose lease will run out); the new
-    // item's were handed over; nothing of the item written again was handed over a second time.
-    expect(rows.filter((r) => first!.deliveryIds.includes(r.id)).map((r) => r.status)).toEqual(['sending', 'sending']);
-    expect(handed.sort()).toEqual([...first!.deliveryIds, ...fresh!.deliveryIds].sort());
+    // The first write's rows are handed over again under their own leases (so the worker can send and
+    // record them), the new item's under new ones; the places for the first were taken room or not.
+    expect(handed.filter((l) => first!.deliveryIds.includes(l.id))).toEqual(firstLeases);
+    expect(handed.map((l) => l.id).sort()).toEqual([...first!.deliveryIds, ...fresh!.deliveryIds].sort());
+    for (const lease of handed) expect(rows.find((r) => r.id === lease.id)).toMatchObject({ status: 'sending', lease_token: lease.leaseToken });
+    expect(reserved).toEqual([false, false, true, true, false, false]);
     await store.knex('outbound_deliveries').whereIn('webhook_id', [a.id, b.id]).update({ status: 'failed', lease_token: null });
   });
 

@@ -266,6 +266,53 @@ describe.each(storeFactories())('delivery worker on $name', (factory) => {
     await strict.stop();
   });
 
+  it.runIf(factory.name === 'postgres')('an outbox write that committed but lost its answer is written again under the same ids and lease, and sent once, at once', async () => {
+    type Conn = { query: (config: { name?: string }, ...rest: unknown[]) => Promise<unknown> };
+    const client = store.knex.client as { acquireConnection: () => Promise<Conn> };
+    const acquire = client.acquireConnection;
+    const patched = new WeakSet<Conn>();
+    let dropped = 0;
+    let armed = false;
+    // The connection "drops" right after PostgreSQL committed the first outbox write: the caller sees an error.
+    client.acquireConnection = async function (this: unknown) {
+      const conn = await acquire.call(this);
+      if (!patched.has(conn)) {
+        patched.add(conn);
+        const query = conn.query;
+        conn.query = async function (this: unknown, config, ...rest) {
+          const result = await query.call(this, config, ...rest);
+          if (armed && dropped === 0 && config?.name === 'hookgate_outbox_write') {
+            dropped += 1;
+            throw Object.assign(new Error('Connection terminated unexpectedly'), { code: 'ECONNRESET' });
+          }
+          return result;
+        };
+      }
+      return conn;
+    };
+    try {
+      // Lease margin and timeout long: were the row left to its lease, the test would time out.
+      const o = await outbound({ worker: { leaseMarginMs: 15_000 } });
+      const ep = endpoint(() => 204);
+      await o.service.createWebhook({ url: ep.url, events: [ep.event], timeoutMs: 30_000 });
+      // A first event sent and recorded: the worker is idle and caught up, so the next one is handed over.
+      const warmUp = await o.service.publish({ event: ep.event, data: { order: 41 }, tenantId: null, metadata: {} });
+      await o.waitForAttempt((a) => a.delivery.id === warmUp!.deliveryIds[0], 5000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      armed = true;
+      const enqueued = await o.service.publish({ event: ep.event, data: { order: 42 }, tenantId: null, metadata: {} });
+      expect(dropped).toBe(1);
+      const seen = await o.waitForAttempt((a) => a.delivery.id === enqueued!.deliveryIds[0], 5000);
+      expect(seen.outcome).toMatchObject({ step: { status: 'succeeded' }, completed: { leaseHeld: true } });
+      expect(seen.delivery.attemptNumber).toBe(1);
+      expect(await store.knex('outbound_messages').where('id', enqueued!.messageId).count<[{ count: string }]>('* as count')).toEqual([{ count: '1' }]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(ep.requests().map((r) => r.headers['webhook-id'])).toEqual([warmUp!.deliveryIds[0], enqueued!.deliveryIds[0]]);
+    } finally {
+      client.acquireConnection = acquire;
+    }
+  });
+
   it.runIf(factory.name === 'postgres')('wakes a worker in another process by NOTIFY, also after its listen connection was cut', async () => {
     // The worker polls only every 20 s here: anything faster is the NOTIFY.
     const publisher = await outbound({ worker: false });

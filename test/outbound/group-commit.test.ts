@@ -28,6 +28,44 @@ describe('GroupCommit', () => {
     expect(calls[2]!.at - calls[1]!.at).toBeGreaterThanOrEqual(95);
   });
 
+  it('starts no try past retryWithinMs, retries no pool timeout, and stops waiting once told to stop retrying', async () => {
+    const failing = (error: () => Error, options: { retryDelaysMs: number[]; retryWithinMs?: number }, tryMs = 0) => {
+      const calls: number[] = [];
+      const t0 = Date.now();
+      const writer = new GroupCommit<number, number>({
+        writeBatch: async () => {
+          calls.push(Date.now() - t0);
+          await new Promise((resolve) => setTimeout(resolve, tryMs));
+          throw error();
+        },
+        writeOne: () => Promise.reject(error()),
+        maxBatch: 10,
+        logger,
+        what: 'test',
+        ...options,
+      });
+      return { writer, calls };
+    };
+    // A try that itself takes long (a connect timeout) uses up the time: no more tries after it.
+    const slow = failing(dropped, { retryDelaysMs: [10, 10, 10, 10], retryWithinMs: 200 }, 100);
+    await expect(slow.writer.submit(1)).rejects.toThrow('Connection terminated');
+    expect(slow.calls).toHaveLength(2); // at 0 and about 110; a third would start past 200 ms
+    expect(slow.calls[1]!).toBeLessThanOrEqual(200);
+
+    const poolTimeout = failing(() => Object.assign(new Error('Knex: Timeout acquiring a connection.'), { name: 'KnexTimeoutError' }), { retryDelaysMs: [0, 0, 0] });
+    await expect(poolTimeout.writer.submit(1)).rejects.toThrow('Timeout acquiring');
+    expect(poolTimeout.calls).toHaveLength(1);
+
+    const stopping = failing(dropped, { retryDelaysMs: [5000, 5000] });
+    const write = stopping.writer.submit(1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const t0 = Date.now();
+    stopping.writer.stopRetrying();
+    await expect(write).rejects.toThrow('Connection terminated');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(stopping.calls).toHaveLength(2); // the first, and the one its wait was cut short for
+  });
+
   it('splits a batch once the waits are used up, each item getting its own outcome; an error of the statement is not retried', async () => {
     let batchCalls = 0;
     const writer = new GroupCommit<number, number>({
