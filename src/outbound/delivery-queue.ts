@@ -315,7 +315,7 @@ export interface ClaimOptions {
   window?: number;
   /**
    * The window holds only rows of endpoints under their cap here: the scan goes past those at it, however
-   * many rows they have (each one a heap fetch), so the worker asks for it only on its occasional wide claims.
+   * many rows they have (each one a heap fetch), so the worker asks for it on a wide claim every 2 s at most.
    */
   skipCapped?: boolean;
 }
