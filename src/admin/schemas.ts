@@ -159,15 +159,18 @@ export const webhooksQuerySchema = {
 /** The actions on one webhook or delivery that take no input (test, rotate-secret, redeliver): an empty body, or `{}`. */
 export const noInputSchema = { type: 'object', additionalProperties: false, properties: {} } as const;
 
+/** A UUID, in either case, as a pattern (the admin API's validators load no ajv formats). */
+const UUID_STRING = { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' } as const;
+
 export const deliveriesQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    webhookId: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' },
+    webhookId: UUID_STRING,
     status: { enum: [...DELIVERY_STATUSES] },
     limit: { type: 'integer', minimum: 1 },
     /** The `nextCursor` of the previous page. */
-    cursor: { type: 'string', pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' },
+    cursor: UUID_STRING,
   },
 } as const;
 

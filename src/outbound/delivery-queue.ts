@@ -146,15 +146,14 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
       }
       return view;
     };
-    let rewrite = false;
+    // A batch holding an item written before (that write may have committed) skips the rows already there.
+    const rewrite = items.some((item) => item.ids !== undefined);
     const build = () => items.map((item, i): EnqueueResult | null => {
       const { input, now } = item;
       const subscribed = endpoints[i] as DbEndpoint[];
       if (subscribed.length === 0) return null;
       const at = now.toISOString();
-      // Written before (that write may have committed): the same ids, each row pending or leased as it was.
-      const again = item.ids !== undefined;
-      rewrite ||= again;
+      // Written before: the same ids, each row pending or leased as it was.
       const ids = (item.ids ??= { messageId: uuidv7(now.getTime()), deliveries: new Map() });
       const messageId = ids.messageId;
       const envelope: Envelope = { id: messageId, event: input.event, version: '1', timestamp: at, data: input.data === undefined ? null : input.data, metadata: input.metadata };
