@@ -20,7 +20,8 @@ const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
 /**
  * The engine's own operational events: receivers trust them as the engine's (an endpoint disabled, a test
- * ping), so nothing else may emit them — not the admin API, `engine.emit()` or a script. The catalog may
+ * ping), so nothing else may emit them — not the admin API, `engine.emit()` or a script, and not under the
+ * same name in other letter case either (a receiver may compare names case-insensitively). The catalog may
  * still define them, to describe them to subscribers.
  */
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['webhook.test', 'webhook.disabled']);
@@ -75,7 +76,7 @@ export class EventCatalog {
    * `event_invalid` (data does not match; details = ajv errors).
    */
   check(name: string, data: unknown): void {
-    if (RESERVED_EVENTS.has(name)) {
+    if (RESERVED_EVENTS.has(name.toLowerCase())) {
       throw new AppError('event_reserved', `The event "${name}" belongs to the engine: only the engine emits it.`, { details: { event: name, reserved: [...RESERVED_EVENTS] } });
     }
     if (this.#types.size === 0) return;

@@ -91,7 +91,7 @@ describe.each(storeFactories())('event catalog, OpenAPI, script versions and sec
 
   it('refuses the engine\'s own events, and the metadata it sets, on every emit path', async () => {
     const before = t.events.length;
-    for (const event of ['webhook.disabled', 'webhook.test']) {
+    for (const event of ['webhook.disabled', 'webhook.test', 'Webhook.Disabled', 'WEBHOOK.TEST']) {
       expect(await t.api('POST', '/events', { event, data: { webhookId: 'x', reason: 'gone' } })).toMatchObject({ status: 400, body: { error: { code: 'event_reserved', details: { event } } } });
       await expect(t.engine.emit(event, {})).rejects.toMatchObject({ code: 'event_reserved' });
     }
