@@ -2,6 +2,7 @@ import type { ActionRegistry } from '../actions/index.js';
 import { AppError } from '../errors.js';
 import type { EventCatalog } from '../events/index.js';
 import { executeScript, normaliseHeaders, scriptKeyOf, type ScriptOutcome } from '../inbound/index.js';
+import { checkEnvelopeSize } from '../outbound/index.js';
 import type { Sandbox, SandboxLimits } from '../sandbox/types.js';
 import { uuidv7 } from '../store/index.js';
 import type { Settings } from '../store/types.js';
@@ -50,8 +51,9 @@ export interface DryRunResult {
  * // out.actionsCalled → [{ id: 'subscription.cancel', ok: true, args: ['sub_1'], durationMs: 0.1 }]
  */
 export async function dryRunScript(context: DryRunContext, target: DryRunTarget, input: DryRunInput): Promise<DryRunResult> {
+  const runId = uuidv7();
   const outcome = await executeScript({
-    runId: uuidv7(),
+    runId,
     target: { ...target, scriptKey: scriptKeyOf(target.jsScript) },
     body: input.body,
     headers: normaliseHeaders(input.headers ?? {}),
@@ -63,9 +65,11 @@ export async function dryRunScript(context: DryRunContext, target: DryRunTarget,
     limits: context.limits,
     keepArgs: true,
   });
-  if (outcome.status === 'ok' && outcome.emit && context.events) {
+  if (outcome.status === 'ok' && outcome.emit) {
     try {
-      context.events.check(outcome.emit.event, outcome.emit.data);
+      context.events?.check(outcome.emit.event, outcome.emit.data);
+      // As a real run's metadata, but for the webhook's tenant (a few bytes at most).
+      checkEnvelopeSize(outcome.emit.event, outcome.emit.data, { provider: target.provider, runId, tenantId: null });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       outcome.status = 'error';

@@ -262,8 +262,8 @@ export class InboundHandler {
           this.#storeFailed(err);
         }
         record.status = 'error';
-        if (isAppError(err) && (err.code === 'event_unknown' || err.code === 'event_invalid' || err.code === 'event_reserved')) {
-          // Refused by the event catalog before anyone heard of it: nothing was emitted.
+        if (isAppError(err) && (err.code === 'event_unknown' || err.code === 'event_invalid' || err.code === 'event_reserved' || err.code === 'payload_too_large')) {
+          // Refused (by the event catalog, or for its size) before anyone heard of it: nothing was emitted.
           record.error = { code: err.code, message: err.message };
         } else {
           // The script's actions have run, so asking the sender to retry would run them twice: answer 200

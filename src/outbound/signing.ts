@@ -71,6 +71,27 @@ function asList(secrets: string | readonly string[]): readonly string[] {
   return list;
 }
 
+/** A body as received, before any parsing. */
+export type RawBody = string | Buffer | Uint8Array;
+
+/**
+ * The raw body as a string or Buffer (a Uint8Array or ArrayBuffer is viewed as a Buffer, not copied).
+ * Anything else is a set-up error — most often a body a JSON parser already turned into an object, whose
+ * bytes are gone — and throws a TypeError saying so.
+ */
+export function rawBodyOf(body: unknown, who: string): string | Buffer {
+  if (typeof body === 'string' || Buffer.isBuffer(body)) return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  const got = body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body === 'object' ? 'an object' : typeof body;
+  throw new TypeError(`${who} needs the raw body exactly as received (a string, Buffer or Uint8Array), not ${got}: a JSON body parser must not run before it.`);
+}
+
+/** The entries of a signature header: separated by spaces, and by ", " where a proxy joined repeated header lines. */
+function signatureEntries(header: string): string[] {
+  return header.split(/\s+/).map((entry) => (entry.endsWith(',') ? entry.slice(0, -1) : entry));
+}
+
 /** Constant-time: every candidate is compared, so timing does not tell which one matched. */
 function anyMatches(expected: Buffer, candidates: Buffer[]): boolean {
   let matched = false;
@@ -135,38 +156,47 @@ export const WebhookSender = Object.freeze({
    * @param rawBody the body exactly as received (not re-serialised JSON).
    * @param secret the endpoint's `whsec_…` secret.
    * @param signatureHeader the `X-Webhook-Signature` value.
+   * @returns false also for a missing or malformed secret or header.
+   * @throws TypeError when `rawBody` is not a raw body (an object a JSON parser made: its bytes are gone).
    */
-  verify(rawBody: string | Buffer, secret: string, signatureHeader: string): boolean {
-    if (!secret || !signatureHeader) return false;
+  verify(rawBody: RawBody, secret: string, signatureHeader: string): boolean {
+    const body = rawBodyOf(rawBody, 'WebhookSender.verify');
+    if (typeof secret !== 'string' || typeof signatureHeader !== 'string') return false;
+    // A secret read from a file or an environment variable may end in a newline; no secret holds spaces.
+    const key = secret.trim();
+    if (!key || !signatureHeader) return false;
     const candidates = signatureHeader
       .split(/[\s,]+/)
       .map((entry) => /^sha256=([0-9a-fA-F]{64})$/.exec(entry)?.[1])
       .filter((hex): hex is string => hex !== undefined)
       .map((hex) => Buffer.from(hex, 'hex'));
-    return anyMatches(hmac(secret, rawBody), candidates);
+    return anyMatches(hmac(key, body), candidates);
   },
 
   /**
    * Checks the Standard Webhooks headers (`webhook-id`, `webhook-timestamp`, `webhook-signature`) against
-   * the raw body, with the timestamp within `toleranceSec` (default 300) of `nowMs`.
+   * the raw body, with the timestamp within `toleranceSec` (default 300) of `nowMs`. The signature list may
+   * be split by spaces or, where a proxy joined repeated header lines, by ", ".
+   * @throws TypeError when `rawBody` is not a raw body, as `verify`.
    */
   verifyStandard(
-    rawBody: string | Buffer,
+    rawBody: RawBody,
     secret: string,
     headers: Record<string, string | undefined>,
     options: { toleranceSec?: number; nowMs?: number } = {},
   ): boolean {
+    const body = rawBodyOf(rawBody, 'WebhookSender.verifyStandard');
+    if (typeof secret !== 'string' || !secret.trim() || typeof headers !== 'object' || headers === null) return false;
     const id = headers['webhook-id'];
     const timestamp = headers['webhook-timestamp'];
     const signature = headers['webhook-signature'];
-    if (!id || !timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
+    if (typeof id !== 'string' || !id || typeof timestamp !== 'string' || typeof signature !== 'string' || !/^\d{1,12}$/.test(timestamp)) return false;
     const nowSec = (options.nowMs ?? Date.now()) / 1000;
     if (Math.abs(nowSec - Number(timestamp)) > (options.toleranceSec ?? 300)) return false;
-    const candidates = signature
-      .split(' ')
+    const candidates = signatureEntries(signature)
       .map((entry) => /^v1,([A-Za-z0-9+/]+={0,2})$/.exec(entry)?.[1])
       .filter((b64): b64 is string => b64 !== undefined)
       .map((b64) => Buffer.from(b64, 'base64'));
-    return anyMatches(hmac(standardKeyBytes(secret), `${id}.${timestamp}.`, rawBody), candidates);
+    return anyMatches(hmac(standardKeyBytes(secret.trim()), `${id}.${timestamp}.`, body), candidates);
   },
 });

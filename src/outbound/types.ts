@@ -1,3 +1,4 @@
+import { AppError } from '../errors.js';
 import type { AttemptError } from './http-transport.js';
 
 export const DELIVERY_STATUSES = ['pending', 'sending', 'succeeded', 'failed'] as const;
@@ -16,6 +17,31 @@ export interface Envelope {
   timestamp: string;
   data: unknown;
   metadata: Record<string, unknown>;
+}
+
+/**
+ * The largest envelope sent (bytes of its JSON). It is also `WebhookReceiver`'s default body limit, so a
+ * receiver left at its defaults takes every delivery; an event whose envelope would be larger is refused
+ * when it is emitted (`payload_too_large`), not failed at every endpoint later.
+ */
+export const MAX_ENVELOPE_BYTES = 1024 * 1024;
+
+/** An id and a timestamp as long as the real ones (a UUID; an ISO 8601 time of years 0–9999). */
+const ENVELOPE_ID_PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
+const ENVELOPE_TIMESTAMP_PLACEHOLDER = '0000-01-01T00:00:00.000Z';
+
+/**
+ * Refuses an event whose envelope would be larger than `MAX_ENVELOPE_BYTES` (the envelope's id and
+ * timestamp have fixed lengths, so placeholders measure it exactly).
+ * @throws AppError `payload_too_large`
+ */
+export function checkEnvelopeSize(event: string, data: unknown, metadata: Record<string, unknown>): void {
+  const json = JSON.stringify({ id: ENVELOPE_ID_PLACEHOLDER, event, version: '1', timestamp: ENVELOPE_TIMESTAMP_PLACEHOLDER, data: data === undefined ? null : data, metadata });
+  // A UTF-8 byte is at least one UTF-16 unit and at most three: most envelopes need no byte count.
+  if (json.length * 3 <= MAX_ENVELOPE_BYTES) return;
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= MAX_ENVELOPE_BYTES) return;
+  throw new AppError('payload_too_large', `The event "${event}" would be sent as a ${bytes}-byte envelope; an outgoing webhook carries at most ${MAX_ENVELOPE_BYTES} bytes.`, { details: { event, bytes, limit: MAX_ENVELOPE_BYTES } });
 }
 
 /** One attempt as the admin API shows it. */

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, type ErrorCode } from '../errors.js';
-import { WebhookSender } from './signing.js';
-import type { Envelope } from './types.js';
+import { rawBodyOf, WebhookSender, type RawBody } from './signing.js';
+import { MAX_ENVELOPE_BYTES, type Envelope } from './types.js';
 
 /** What a handler gets besides the envelope. */
 export interface ReceivedDelivery {
@@ -21,7 +21,7 @@ export interface WebhookReceiverOptions {
   secret: string | readonly string[];
   /** How far the signature timestamp may be from now, in seconds (default 300). */
   toleranceSec?: number;
-  /** Largest body the middleware reads when nothing parsed it before (bytes, default 1 MiB). */
+  /** Largest body the middleware reads when nothing parsed it before (bytes; default 1 MiB, the largest envelope hookgate sends). */
   maxBodyBytes?: number;
   /** Told of a handler that threw (the sender gets a 500 and retries). */
   onError?: (err: unknown, envelope: Envelope) => void;
@@ -36,10 +36,10 @@ export interface WebhookReceiverOptions {
   now?: () => number;
 }
 
-/** A request as `handle` takes it: the headers and the body exactly as received. */
+/** A request as `handle` takes it: the headers (Node's, a plain object or a Fetch `Headers`) and the body exactly as received. */
 export interface ReceivedRequest {
-  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>;
-  body: string | Buffer;
+  headers: IncomingHttpHeaders | Record<string, string | string[] | undefined> | Headers;
+  body: RawBody | ArrayBuffer;
 }
 
 /** What to answer the sender. */
@@ -54,7 +54,7 @@ type MiddlewareRequest = IncomingMessage & { body?: unknown };
 type Next = (err?: unknown) => void;
 
 const DEFAULT_TOLERANCE_SEC = 300;
-const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BODY_BYTES = MAX_ENVELOPE_BYTES;
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 
 /**
@@ -85,10 +85,12 @@ export class WebhookReceiver {
   readonly #handlers = new Map<string, WebhookHandler[]>();
 
   constructor(secretOrOptions: string | WebhookReceiverOptions) {
-    const options = typeof secretOrOptions === 'string' ? { secret: secretOrOptions } : secretOrOptions;
-    const secrets = typeof options.secret === 'string' ? [options.secret] : [...options.secret];
-    if (secrets.length === 0 || secrets.some((s) => typeof s !== 'string' || s.length === 0)) {
-      throw new TypeError('WebhookReceiver needs the endpoint secret (whsec_…)');
+    const options: Partial<WebhookReceiverOptions> = typeof secretOrOptions === 'string' ? { secret: secretOrOptions } : (secretOrOptions ?? {});
+    const given = options.secret;
+    // Trimmed: a secret read from a file or an environment variable may end in a newline.
+    const secrets = (typeof given === 'string' ? [given] : Array.isArray(given) ? [...(given as unknown[])] : []).map((s) => (typeof s === 'string' ? s.trim() : ''));
+    if (secrets.length === 0 || secrets.some((s) => s.length === 0)) {
+      throw new TypeError('WebhookReceiver needs the endpoint secret (whsec_…): a string, or a list of them during a rotation');
     }
     this.#secrets = secrets;
     this.#toleranceSec = options.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
@@ -100,16 +102,21 @@ export class WebhookReceiver {
 
   /** Calls `handler` for deliveries of `eventType` (`*`: every event), after the specific handlers. */
   on(eventType: string, handler: WebhookHandler): this {
+    if (typeof eventType !== 'string' || eventType.length === 0) throw new TypeError('WebhookReceiver.on needs an event type (or "*")');
+    if (typeof handler !== 'function') throw new TypeError(`WebhookReceiver.on("${eventType}") needs a handler function`);
     const list = this.#handlers.get(eventType) ?? [];
     list.push(handler);
     this.#handlers.set(eventType, list);
     return this;
   }
 
-  /** Verifies and dispatches one request; never throws. */
+  /**
+   * Verifies and dispatches one request. Whatever the sender sent, it answers rather than throws; a body
+   * that is not raw (an object a JSON parser made) is a set-up error, and rejects with a TypeError.
+   */
   async handle(request: ReceivedRequest): Promise<ReceiverResponse> {
+    const rawBody = rawBodyOf(request.body, 'WebhookReceiver.handle');
     const headers = lowerCased(request.headers);
-    const rawBody = request.body;
     const failure = this.#verify(rawBody, headers);
     if (failure !== null) return errorResponse(failure);
 
@@ -151,8 +158,8 @@ export class WebhookReceiver {
   middleware(): (req: MiddlewareRequest, res: ServerResponse, next?: Next) => Promise<void> {
     return async (req, res, next) => {
       try {
-        let body: string | Buffer;
-        if (Buffer.isBuffer(req.body) || typeof req.body === 'string') {
+        let body: RawBody;
+        if (typeof req.body === 'string' || req.body instanceof Uint8Array) {
           body = req.body;
         } else if (req.body !== undefined && req.readableEnded) {
           const err = new Error('WebhookReceiver needs the raw body: mount it before express.json(), or use express.raw({ type: "application/json" })');
@@ -181,8 +188,9 @@ export class WebhookReceiver {
   /** null when the request is authentic and fresh, else the error code to answer. */
   #verify(rawBody: string | Buffer, headers: Record<string, string>): ErrorCode | null {
     if (headers['webhook-signature'] !== undefined) {
-      const timestamp = headers['webhook-timestamp'];
-      if (!headers['webhook-id'] || !timestamp || !this.#fresh(this.#signedAtMs(headers))) return 'signature_timestamp_invalid';
+      // The id is signed with the rest: without it there is nothing to verify.
+      if (!headers['webhook-id']) return 'signature_missing';
+      if (!headers['webhook-timestamp'] || !this.#fresh(this.#signedAtMs(headers))) return 'signature_timestamp_invalid';
       const nowMs = this.#now();
       // Every secret is tried, so timing does not tell which one matched.
       let ok = false;
@@ -214,7 +222,14 @@ export class WebhookReceiver {
 
 function lowerCased(headers: ReceivedRequest['headers']): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  // A Fetch `Headers` (its entries are not own properties): names come lower-cased, repeated lines joined.
+  if (typeof (headers as Headers).forEach === 'function' && typeof (headers as Headers).get === 'function') {
+    (headers as Headers).forEach((value, name) => {
+      out[name] = value;
+    });
+    return out;
+  }
+  for (const [name, value] of Object.entries(headers ?? {})) {
     if (value === undefined) continue;
     out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : String(value);
   }

@@ -123,6 +123,18 @@ describe.each(storeFactories())('event catalog, OpenAPI, script versions and sec
     expect((await t.api('POST', '/webhooks', { direction: 'inbound', provider: 'emits', jsScript: '', events: ['provider.own.type'], emitEvents: ['x.done'] })).status).toBe(201);
   });
 
+  it('ends a run whose result would be sent as an envelope over 1 MiB in error (payload_too_large), nothing emitted', async () => {
+    // Within the sandbox's 1 MiB result limit; the envelope's fields and metadata push it over.
+    const script = "result = { event: 'org-created', data: { orgId: 'o1', blob: 'x'.repeat(1048576 - 100) } };";
+    const hook = (await t.api('POST', '/webhooks', { direction: 'inbound', provider: 'bulky', jsScript: script })).body;
+    const before = t.events.length;
+    const res = await t.inbound('bulky', {});
+    expect(res.status).toBe(200);
+    expect((await t.api('GET', `/runs/${res.body.runId}`)).body).toMatchObject({ status: 'error', error: { code: 'payload_too_large', message: expect.stringMatching(/envelope/) } });
+    expect((await t.api('POST', `/webhooks/${hook.id}/dry-run`, { body: {} })).body).toMatchObject({ status: 'error', error: { code: 'payload_too_large' } });
+    expect(t.events.length).toBe(before);
+  });
+
   it('ends a run whose result breaks the catalog in error (event_invalid), recorded, nothing emitted', async () => {
     const hook = (await t.api('POST', '/webhooks', { direction: 'inbound', provider: 'catalog', jsScript: "result = { event: 'x.done', data: { n: body.n } };" })).body;
     const before = t.events.length;

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookReceiver, type Envelope } from '../../src/index.js';
+import { MAX_ENVELOPE_BYTES } from '../../src/outbound/index.js';
 import type { KnexStore } from '../../src/store/index.js';
 import { startTestEngine, waitFor, type TestEngine } from '../helpers/engine.js';
 import { storeFactories } from '../helpers/stores.js';
@@ -81,5 +82,36 @@ describe.each(storeFactories())('a consumer verifying our deliveries with Webhoo
     }, 15_000, 'the retried delivery to succeed');
     expect(delivery?.attempts.map((a) => a.statusCode)).toEqual([500, 200]);
     expect(calls).toBe(2);
+  });
+
+  it('takes the largest envelope the engine sends at its defaults; a larger event is refused when emitted, on every path', async () => {
+    const event = `report.ready.${factory.name}`;
+    const hook = await subscribe('big', event);
+    const got: number[] = [];
+    routes.set('big', new WebhookReceiver(hook.secret).on(event, (envelope) => void got.push((envelope.data as { blob: string }).blob.length)).middleware());
+    // The envelope around an empty blob, with an id and a timestamp as long as the real ones.
+    const around = Buffer.byteLength(JSON.stringify({ id: crypto.randomUUID(), event, version: '1', timestamp: new Date().toISOString(), data: { blob: '' }, metadata: { tenantId: null } }));
+    const largest = MAX_ENVELOPE_BYTES - around;
+    const heard: string[] = [];
+    const unsubscribe = t.engine.onEvent((e) => void heard.push(e.event));
+    try {
+      await expect(t.engine.emit(event, { blob: 'x'.repeat(largest + 1) })).rejects.toMatchObject({ code: 'payload_too_large', details: { bytes: MAX_ENVELOPE_BYTES + 1, limit: MAX_ENVELOPE_BYTES } });
+      // Under the API's 1 MiB body limit, over the envelope's.
+      const refused = await t.api('POST', '/events', { event, data: { blob: 'x'.repeat(largest + 1) } });
+      expect(refused).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large', message: expect.stringMatching(/envelope/) } } });
+      expect(heard).toEqual([]);
+      expect(await deliveriesOf(hook.id)).toEqual([]);
+
+      expect(await t.engine.emit(event, { blob: 'x'.repeat(largest) })).toMatchObject({ deliveryIds: [expect.any(String)] });
+      await waitFor(() => (got.length > 0 ? got : undefined), 15_000, 'the delivery');
+      expect(got).toEqual([largest]);
+      const [delivery] = await waitFor(async () => {
+        const items = await deliveriesOf(hook.id);
+        return items[0]?.status === 'succeeded' ? items : undefined;
+      }, 10_000, 'the delivery to be recorded');
+      expect(delivery?.attempts.map((a) => a.statusCode)).toEqual([200]);
+    } finally {
+      unsubscribe();
+    }
   });
 });

@@ -122,9 +122,78 @@ describe('WebhookReceiver.handle', () => {
     expect(errors).toHaveLength(1);
   });
 
-  it('needs a secret', () => {
+  it('needs a secret, and handlers that are functions', () => {
     expect(() => new WebhookReceiver('')).toThrow(/secret/);
     expect(() => new WebhookReceiver({ secret: [] })).toThrow(/secret/);
+    // `new WebhookReceiver(process.env.HOOK_SECRET!)` with the variable unset.
+    expect(() => new WebhookReceiver(undefined as unknown as string)).toThrow(/needs the endpoint secret/);
+    expect(() => new WebhookReceiver({ secret: undefined as unknown as string })).toThrow(/needs the endpoint secret/);
+    expect(() => new WebhookReceiver({ secret: ['  \n'] })).toThrow(/needs the endpoint secret/);
+    expect(() => receiverAt().on('order.created', 'handler' as unknown as () => void)).toThrow(/handler function/);
+    expect(() => receiverAt().on('', () => undefined)).toThrow(/event type/);
+  });
+
+  it('takes the body as a string, Buffer, Uint8Array or ArrayBuffer, and the headers as a Fetch Headers', async () => {
+    const seen: string[] = [];
+    const receiver = receiverAt().on('order.created', (e) => void seen.push(e.id));
+    const body = JSON.stringify(envelope());
+    const bytes = new TextEncoder().encode(body);
+    for (const raw of [body, Buffer.from(body), bytes, bytes.buffer]) {
+      expect((await receiver.handle({ headers: signed(body), body: raw })).statusCode).toBe(200);
+    }
+    expect((await receiver.handle({ headers: new Headers(signed(body)), body })).statusCode).toBe(200);
+    expect(seen).toHaveLength(5);
+  });
+
+  it('rejects a parsed body as a set-up error instead of answering it', async () => {
+    const body = JSON.stringify(envelope());
+    for (const parsed of [JSON.parse(body), undefined, null]) {
+      await expect(receiverAt().handle({ headers: signed(body), body: parsed })).rejects.toThrow(/raw body/);
+    }
+  });
+
+  it('finds each signature when a proxy joined repeated webhook-signature lines with ", "', async () => {
+    const next = WebhookSender.generateSecret();
+    const body = JSON.stringify(envelope());
+    const headers = signed(body, { secrets: [next, SECRET] });
+    const [newest, oldest] = headers['webhook-signature']!.split(' ');
+    for (const secret of [next, SECRET]) {
+      const joined = { ...headers, 'webhook-signature': `${newest}, ${oldest}` };
+      expect((await receiverAt(NOW, secret).handle({ headers: joined, body })).statusCode, secret === next ? 'new secret' : 'old secret').toBe(200);
+      const lines = { ...headers, 'webhook-signature': [newest!, oldest!] };
+      expect((await receiverAt(NOW, secret).handle({ headers: lines, body })).statusCode).toBe(200);
+    }
+  });
+
+  it('calls a missing webhook-id a missing signature, not a clock problem', async () => {
+    const body = JSON.stringify(envelope());
+    const { 'webhook-id': _id, ...headers } = signed(body);
+    const response = await receiverAt().handle({ headers, body });
+    expect([response.statusCode, codeOf(response)]).toEqual([401, 'signature_missing']);
+  });
+
+  it('verifies with a secret that ends in a newline (read from a file), on both signature headers', async () => {
+    const body = JSON.stringify(envelope());
+    expect((await receiverAt(NOW, `${SECRET}\n`).handle({ headers: signed(body), body })).statusCode).toBe(200);
+    // The X-Webhook-Signature HMAC is keyed with the secret string itself, where a newline would count.
+    const { 'webhook-id': _id, 'webhook-timestamp': _ts, 'webhook-signature': _sig, ...seedOnly } = signed(body);
+    const lenient = new WebhookReceiver({ secret: `${SECRET}\n`, now: () => NOW, acceptBodySignatureOnly: true });
+    expect((await lenient.handle({ headers: seedOnly, body })).statusCode).toBe(200);
+  });
+});
+
+describe('WebhookSender.verify', () => {
+  const body = JSON.stringify(envelope());
+  const header = signed(body)['X-Webhook-Signature']!;
+
+  it('answers false to a secret or header that is missing or not a string, and throws on a parsed body', () => {
+    expect(WebhookSender.verify(body, SECRET, header)).toBe(true);
+    expect(WebhookSender.verify(new TextEncoder().encode(body), `${SECRET}\n`, header)).toBe(true);
+    for (const [secret, signature] of [[SECRET, [header]], [SECRET, 42], [SECRET, undefined], [42, header], [null, header], ['', header]] as const) {
+      expect(WebhookSender.verify(body, secret as unknown as string, signature as unknown as string)).toBe(false);
+    }
+    expect(() => WebhookSender.verify(JSON.parse(body), SECRET, header)).toThrow(/raw body/);
+    expect(WebhookSender.verifyStandard(body, SECRET, undefined as unknown as Record<string, string>)).toBe(false);
   });
 });
 
