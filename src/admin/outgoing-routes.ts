@@ -5,6 +5,7 @@ import { requestIdFrom } from '../http/request-log.js';
 import type { Delivery, DeliveryQuery, Enqueued, OutboundService, OutgoingWebhookInput, OutgoingWebhookUpdate } from '../outbound/index.js';
 import type { AuditActor, OutgoingWebhook, Store } from '../store/types.js';
 import { redeliveryEntry } from '../store/index.js';
+import { UUID } from '../store/run-cursor.js';
 import { createOutgoingWebhookSchema, deliveriesQuerySchema, emitEventSchema, noInputSchema, patchOutgoingWebhookSchema } from './schemas.js';
 import { canSeeTenant, isPlatform, principalOf, type Principal } from './principal.js';
 import { validator } from './validate.js';
@@ -117,6 +118,8 @@ export function addOutgoingRoutes(router: Router, options: OutgoingRoutesOptions
 
   router.get('/deliveries', async (req: Request, res: Response) => {
     const { cursor, ...query } = checkDeliveriesQuery({ ...req.query });
+    // A delivery id: the last one of the previous page.
+    if (cursor !== undefined && !UUID.test(cursor)) throw new AppError('invalid_cursor', undefined, { details: { cursor } });
     const limit = Math.min(query.limit ?? DEFAULT_DELIVERIES_LIMIT, MAX_DELIVERIES_LIMIT);
     const principal = principalOf(res);
     const tenant = isPlatform(principal) ? {} : { tenantId: principal.tenantId as string };

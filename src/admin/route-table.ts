@@ -102,7 +102,7 @@ export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
   },
   { method: 'get', path: '/deliveries', permission: 'read', summary: 'Outgoing deliveries newest first, with their attempts; `cursor` = the previous page\'s `nextCursor`', query: deliveriesQuerySchema, responses: { 200: '`{items, nextCursor}`' }, responseSchema: deliveryListSchema },
   { method: 'get', path: '/deliveries/:id', permission: 'read', summary: 'One delivery', responses: { 200: 'The delivery' }, responseSchema: deliverySchema },
-  { method: 'post', path: '/deliveries/:id/redeliver', permission: 'manage', summary: 'Queue a finished delivery again', body: noInputSchema, responses: { 202: 'The delivery' }, responseSchema: deliverySchema },
+  { method: 'post', path: '/deliveries/:id/redeliver', permission: 'manage', summary: 'Queue a finished delivery again with a new retry budget (one waiting for its retry: due now, its budget kept; 409 while being sent)', body: noInputSchema, responses: { 202: 'The delivery' }, responseSchema: deliverySchema },
   { method: 'get', path: '/keys', permission: 'keys', summary: 'API keys (prefix, role, tenant; never the key)', responses: { 200: '`{items}`' }, responseSchema: keyListSchema },
   { method: 'post', path: '/keys', permission: 'keys', summary: 'Create an API key; the key is returned this once', body: createKeySchema, responses: { 201: 'The key record with `key`' }, responseSchema: createdKeySchema },
   { method: 'delete', path: '/keys/:id', permission: 'keys', summary: 'Revoke a key (it answers 401 from then on)', responses: { 204: 'Revoked' } },

@@ -169,8 +169,8 @@ export const deliveriesQuerySchema = {
     webhookId: UUID_STRING,
     status: { enum: [...DELIVERY_STATUSES] },
     limit: { type: 'integer', minimum: 1 },
-    /** The `nextCursor` of the previous page. */
-    cursor: UUID_STRING,
+    /** The `nextCursor` of the previous page (anything else: `invalid_cursor`, as on /runs and /audit). */
+    cursor: { type: 'string', minLength: 1, maxLength: 500 },
   },
 } as const;
 

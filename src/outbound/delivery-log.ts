@@ -121,8 +121,9 @@ export async function getDelivery(knex: Knex, id: string): Promise<Delivery | nu
 }
 
 /**
- * Queues a delivery again, due now, with a fresh retry budget; its `webhook-id` stays the same, so a
- * receiver that already processed it can tell.
+ * Queues a finished delivery again, due now, with a fresh retry budget; one waiting for its retry is made
+ * due now with the budget it has left. Its `webhook-id` stays the same, so a receiver that already
+ * processed it can tell.
  *
  * @throws AppError `delivery_not_found`, `delivery_in_progress` (a worker is sending it), `webhook_inactive`.
  */
@@ -138,7 +139,10 @@ export async function redeliver(knex: Knex, id: string, now: Date): Promise<Deli
   const rows = rowsOf<DbDelivery>(
     await knex.raw(
       `with requeued as (
-         update outbound_deliveries set status = 'pending', available_at = ?::timestamptz, round_attempts = 0,
+         -- A finished delivery gets a new retry budget; one waiting for its retry is only made due now, so
+         -- a second click (or a script redelivering everything) cannot add attempts.
+         update outbound_deliveries set status = 'pending', available_at = ?::timestamptz,
+           round_attempts = case when status = 'pending' then round_attempts else 0 end,
            completed_at = null, updated_at = ?::timestamptz
          where id = ? and status <> 'sending' returning *
        )

@@ -267,7 +267,7 @@ function post(
       const finish = (truncated: boolean) => {
         if (settled) return;
         settled = true;
-        const excerpt = Buffer.concat(chunks).subarray(0, excerptBytes);
+        const excerpt = utf8Prefix(Buffer.concat(chunks), excerptBytes);
         resolve({
           statusCode: res.statusCode ?? 0,
           retryAfter,
@@ -296,6 +296,15 @@ function post(
     });
     req.end(body);
   });
+}
+
+/** At most `max` bytes of `bytes`, cut before a UTF-8 character that the limit would split (no U+FFFD at the end). */
+export function utf8Prefix(bytes: Buffer, max: number): Buffer {
+  if (bytes.length <= max) return bytes;
+  // bytes[max] is the first byte left out: a continuation byte there means a character crosses the cut.
+  let start = max;
+  while (start > 0 && max - start < 3 && ((bytes[start] as number) & 0xc0) === 0x80) start--;
+  return bytes.subarray(0, ((bytes[start] as number) & 0xc0) === 0x80 ? max : start);
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

@@ -32,7 +32,7 @@ export interface OutboundOptions {
   allowPrivateNetworks?: boolean;
   /** Worker settings, or false for a process that only enqueues (others deliver). */
   worker?: Partial<DeliveryWorkerConfig> | false;
-  /** Longest wait between two attempts, back-off and Retry-After alike (default 1 h). */
+  /** Cap of a Retry-After, and of the back-off before its jitter: a back-off waits at most 1.5 × this (default 1 h). */
   maxRetryDelayMs?: number;
   /** An endpoint failing without a success for this long is disabled (default 5 days)… */
   disableAfterMs?: number;

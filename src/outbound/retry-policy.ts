@@ -63,7 +63,7 @@ export function backoffDelayMs(attempt: number, baseMs: number, maxMs: number, r
 export interface RetrySettings {
   maxRetries: number;
   retryDelayMs: number;
-  /** Cap of one wait, back-off and `Retry-After` alike. */
+  /** Cap of a `Retry-After`, and of the back-off before its jitter (so a back-off waits at most 1.5 × this). */
   maxDelayMs: number;
 }
 
@@ -75,7 +75,9 @@ export type NextStep =
 
 /**
  * Decides the next step after the `roundAttempts`-th attempt (1-based) of a delivery: retry while
- * attempts ≤ maxRetries, waiting `Retry-After` when the receiver gave one, else the back-off.
+ * attempts ≤ maxRetries, after the back-off — or after the receiver's `Retry-After` when that is longer
+ * (capped at `maxDelayMs`). A `Retry-After` is a lower bound: one of 0 (or a date past) does not make the
+ * retries follow each other at once and spend the budget within milliseconds.
  */
 export function nextStep(verdict: AttemptVerdict, roundAttempts: number, settings: RetrySettings, random: () => number): NextStep {
   switch (verdict.kind) {
@@ -93,10 +95,8 @@ export function nextStep(verdict: AttemptVerdict, roundAttempts: number, setting
           disableEndpoint: false,
         };
       }
-      const delayMs =
-        verdict.retryAfterMs !== null
-          ? Math.min(verdict.retryAfterMs, settings.maxDelayMs)
-          : backoffDelayMs(roundAttempts - 1, settings.retryDelayMs, settings.maxDelayMs, random);
+      const backoff = backoffDelayMs(roundAttempts - 1, settings.retryDelayMs, settings.maxDelayMs, random);
+      const delayMs = verdict.retryAfterMs !== null ? Math.max(backoff, Math.min(verdict.retryAfterMs, settings.maxDelayMs)) : backoff;
       return { status: 'pending', delayMs, error: verdict.error };
     }
   }

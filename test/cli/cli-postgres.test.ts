@@ -209,7 +209,8 @@ describe('hookgate CLI on PostgreSQL', { timeout: 120_000 }, () => {
       const since = new Date(Date.now() - 3_600_000).toISOString();
       const run = await cli('deliveries', 'redeliver', '--status', 'succeeded', '--since', since, '--webhook', inactive, '--dry-run', '--json');
       expect(run.code).toBe(0);
-      expect(JSON.parse(run.stdout)).toMatchObject({ status: 'succeeded', webhookId: inactive, since, matched: toInactive.length - 5 });
+      // The JSON counts what the dry run's text says: the endpoint is inactive, so none would be queued.
+      expect(JSON.parse(run.stdout)).toMatchObject({ status: 'succeeded', webhookId: inactive, since, dryRun: true, matched: toInactive.length - 5, requeued: 0, skippedInactive: toInactive.length - 5 });
     });
 
     it('refuses bad options with exit 2 and an unknown webhook with exit 1', async () => {

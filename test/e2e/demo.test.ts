@@ -94,3 +94,12 @@ describe('the demo app (npm start) on the embedded store', () => {
     expect(await next.exited, next.output()).toBe(0);
   }, 60_000);
 });
+
+describe('npm start with an invalid setting', () => {
+  it('stops with one line naming the setting and config_invalid, not a stack trace', async () => {
+    const demo = startDemo({ HOOKGATE_RUN_RETENTION_DAYS: 'abc', PORT: '0' });
+    expect(await demo.exited).toBe(1);
+    expect(demo.output().trim()).toMatch(/^hookgate failed to start: \[config_invalid\] .*runRetentionDays/);
+    expect(demo.output()).not.toMatch(/\n\s+at /);
+  }, 30_000);
+});

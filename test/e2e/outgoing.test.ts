@@ -177,7 +177,7 @@ describe.each(storeFactories())('outgoing webhooks through the engine on $name',
     expect(seen).toEqual(all.map((d: any) => d.id));
     expect(seen).toEqual([...seen].sort().reverse());
     expect((await t.api('GET', `/deliveries?webhookId=${hook.id}&limit=5`)).body.nextCursor).toBeNull();
-    expect(await t.api('GET', '/deliveries?cursor=not-an-id')).toMatchObject({ status: 400, body: { error: { code: 'validation_failed' } } });
+    expect(await t.api('GET', '/deliveries?cursor=not-an-id')).toMatchObject({ status: 400, body: { error: { code: 'invalid_cursor' } } });
   });
 
   it('POST /webhooks/:id/test sends a ping now and returns the attempt; redeliver queues it again', async () => {
@@ -197,6 +197,32 @@ describe.each(storeFactories())('outgoing webhooks through the engine on $name',
     expect(done).toMatchObject({ status: 'succeeded', attemptCount: 2 });
     expect((await t.api('GET', `/deliveries/${done.id}`)).body.attempts.map((a: any) => a.statusCode)).toEqual([503, 200]);
     expect((await t.api('GET', `/deliveries?webhookId=${hook.id}&status=succeeded&limit=1`)).body.items).toHaveLength(1);
+  });
+
+  it('redeliver makes a delivery waiting for its retry due now, with the budget it has left: a second click adds no attempts', async () => {
+    // Answers slowly, so that the second click comes while the retry is still pending or being sent.
+    const ep = endpoint(() => new Promise((resolve) => setTimeout(() => resolve(500), 500)));
+    const hook = await create({ url: ep.url, events: [ep.event], maxRetries: 1, retryDelayMs: 600_000 });
+    await t.api('POST', '/events', { event: ep.event, data: null });
+    const [waiting] = await waitFor(async () => {
+      const items = await deliveries(hook.id);
+      return items[0]?.status === 'pending' && items[0].attemptCount === 1 ? items : undefined;
+    }, 10_000, 'the first attempt to fail');
+    expect((await t.api('POST', `/deliveries/${waiting.id}/redeliver`)).status).toBe(202);
+    // Still pending (202), or already being sent (409), by the time of the second click.
+    expect([202, 409]).toContain((await t.api('POST', `/deliveries/${waiting.id}/redeliver`)).status);
+    // Its one retry is used now rather than in ten minutes; then the budget is spent.
+    const [done] = await settled(hook.id);
+    expect(done).toMatchObject({ status: 'failed', attemptCount: 2 });
+    expect(ep.requests()).toHaveLength(2);
+    // A finished delivery gets a new budget: it is tried 1 + maxRetries times again.
+    expect((await t.api('POST', `/deliveries/${done.id}/redeliver`)).status).toBe(202);
+    const [again] = await waitFor(async () => {
+      const items = await deliveries(hook.id);
+      return items[0]?.attemptCount === 3 && items[0].status !== 'sending' ? items : undefined;
+    }, 10_000, 'the redelivered attempt');
+    // It failed and waits for its retry: the new budget has one left.
+    expect(again).toMatchObject({ status: 'pending', attemptCount: 3 });
   });
 
   it('an endpoint answering 410 is disabled and webhook.disabled is emitted like any event', async () => {

@@ -56,6 +56,9 @@ describe('retry policy', () => {
     expect(nextStep(verdict, 4, settings, () => 0.5)).toMatchObject({ status: 'failed', disableEndpoint: false, error: { code: 'http_503' } });
     expect(nextStep(classifyAttempt(response(429, '3'), NOW), 1, settings, () => 0.5)).toMatchObject({ status: 'pending', delayMs: 3000 });
     expect(nextStep(classifyAttempt(response(429, '99999'), NOW), 1, settings, () => 0.5)).toMatchObject({ status: 'pending', delayMs: 10_000 });
+    // Retry-After is a lower bound: 0, or shorter than the back-off, waits the back-off.
+    expect(nextStep(classifyAttempt(response(429, '0'), NOW), 3, settings, () => 0.5)).toMatchObject({ status: 'pending', delayMs: 400 });
+    expect(nextStep(classifyAttempt(response(503, 'Wed, 01 May 2024 09:00:00 GMT'), NOW), 1, settings, () => 0.5)).toMatchObject({ status: 'pending', delayMs: 100 });
     expect(nextStep(classifyAttempt(response(410), NOW), 1, settings, () => 0.5)).toMatchObject({ status: 'failed', disableEndpoint: true });
     expect(nextStep(classifyAttempt(response(400), NOW), 1, settings, () => 0.5)).toMatchObject({ status: 'failed', disableEndpoint: false });
     expect(nextStep(classifyAttempt(response(204), NOW), 4, settings, () => 0.5)).toEqual({ status: 'succeeded' });

@@ -26,8 +26,9 @@ export interface RedeliverSummary {
   webhookId: string | null;
   dryRun: boolean;
   matched: number;
+  /** Queued again (in a dry run: would be). */
   requeued: number;
-  /** Their endpoint is switched off: redeliver after activating it. */
+  /** Their endpoint is switched off: redeliver after activating it (in a dry run: would be skipped). */
   skippedInactive: number;
   /** A worker was sending it at that moment. */
   skippedInProgress: number;
@@ -62,7 +63,13 @@ export async function redeliverDeliveries(options: RedeliverOptions, verbose: bo
       gone: 0,
       byWebhook,
     };
-    if (options.dryRun || result.matched === 0) return result;
+    if (result.matched === 0) return result;
+    if (options.dryRun) {
+      // What a real run would do, short of the rows that change meanwhile.
+      result.skippedInactive = byWebhook.filter((g) => !g.isActive).reduce((sum, g) => sum + g.count, 0);
+      result.requeued = result.matched - result.skippedInactive;
+      return result;
+    }
 
     // Only the queue's write side: no worker in this process, so nothing is sent from here.
     const outbound = new OutboundService({ store, logger: context.logger.child({ component: 'outbound' }), worker: false });
@@ -114,8 +121,7 @@ function describeSummary(s: RedeliverSummary): string {
     s.byWebhook.map((g) => [g.webhookId, g.url, g.isActive ? 'yes' : 'no (skipped)', String(g.count)]),
   );
   if (s.dryRun) {
-    const inactive = s.byWebhook.filter((g) => !g.isActive).reduce((sum, g) => sum + g.count, 0);
-    return `Dry run: ${s.matched} ${scope}; ${s.matched - inactive} would be queued again${inactive ? `, ${inactive} skipped (inactive endpoint)` : ''}.\n${table}`;
+    return `Dry run: ${s.matched} ${scope}; ${s.requeued} would be queued again${s.skippedInactive ? `, ${s.skippedInactive} skipped (inactive endpoint)` : ''}.\n${table}`;
   }
   const skipped = [
     s.skippedInactive ? `${s.skippedInactive} skipped (inactive endpoint; activate it, then run again)` : '',
