@@ -35,6 +35,7 @@ export async function startDemo(config: Readonly<Config>): Promise<DemoServer> {
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     metricsToken: config.metricsToken,
     runRetentionDays: config.runRetentionDays,
+    outbound: { retentionDays: config.deliveryRetentionDays },
   });
   const billing = new BillingService(store.knex);
   engine.actions.registerInstance(billing);

@@ -28,13 +28,15 @@ export interface Config {
   metricsToken: string | undefined;
   /** HOOKGATE_RUN_RETENTION_DAYS: run records older than this are deleted (0 keeps them). */
   runRetentionDays: number;
+  /** HOOKGATE_DELIVERY_RETENTION_DAYS: outgoing deliveries finished longer ago than this are deleted (0 keeps them). */
+  deliveryRetentionDays: number;
   logLevel: string;
 }
 
 const schema = {
   type: 'object',
   additionalProperties: false,
-  required: ['port', 'host', 'dataDir', 'allowInsecureUrls', 'allowPrivateNetworks', 'scriptTimeoutMs', 'scriptMemoryMb', 'shutdownTimeoutMs', 'runRetentionDays', 'logLevel'],
+  required: ['port', 'host', 'dataDir', 'allowInsecureUrls', 'allowPrivateNetworks', 'scriptTimeoutMs', 'scriptMemoryMb', 'shutdownTimeoutMs', 'runRetentionDays', 'deliveryRetentionDays', 'logLevel'],
   properties: {
     port: { type: 'integer', minimum: 0, maximum: 65535 },
     host: { type: 'string', minLength: 1 },
@@ -49,6 +51,7 @@ const schema = {
     scriptMemoryMb: { type: 'integer', minimum: 8, maximum: 4096 },
     shutdownTimeoutMs: { type: 'integer', minimum: 0, maximum: 600000 },
     runRetentionDays: { type: 'integer', minimum: 0, maximum: 36500 },
+    deliveryRetentionDays: { type: 'integer', minimum: 0, maximum: 36500 },
     logLevel: { enum: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] },
   },
 } as const;
@@ -84,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     shutdownTimeoutMs: toInt(env.HOOKGATE_SHUTDOWN_TIMEOUT_MS, 25_000),
     metricsToken: blankToUndefined(env.HOOKGATE_METRICS_TOKEN)?.trim(),
     runRetentionDays: toInt(env.HOOKGATE_RUN_RETENTION_DAYS, 30),
+    deliveryRetentionDays: toInt(env.HOOKGATE_DELIVERY_RETENTION_DAYS, 30),
     logLevel: blankToUndefined(env.LOG_LEVEL) ?? 'info',
   };
   const checked = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));

@@ -17,14 +17,15 @@ describe('loadConfig', () => {
       shutdownTimeoutMs: 25_000,
       metricsToken: undefined,
       runRetentionDays: 30,
+      deliveryRetentionDays: 30,
       logLevel: 'info',
     });
   });
 
   it('reads the tokens (trimmed) and the numeric settings', () => {
     // A token read from a secret file often ends with a newline: trimmed, or it could never match a header.
-    const config = loadConfig({ HOOKGATE_METRICS_TOKEN: 'scrape-token-0123456789\n', HOOKGATE_ADMIN_TOKEN: ' admin-token-0123456789\n', HOOKGATE_SCRIPT_TIMEOUT_MS: '2000', HOOKGATE_RUN_RETENTION_DAYS: '0', PORT: '0' });
-    expect(config).toMatchObject({ metricsToken: 'scrape-token-0123456789', adminToken: 'admin-token-0123456789', scriptTimeoutMs: 2000, runRetentionDays: 0, port: 0 });
+    const config = loadConfig({ HOOKGATE_METRICS_TOKEN: 'scrape-token-0123456789\n', HOOKGATE_ADMIN_TOKEN: ' admin-token-0123456789\n', HOOKGATE_SCRIPT_TIMEOUT_MS: '2000', HOOKGATE_RUN_RETENTION_DAYS: '0', HOOKGATE_DELIVERY_RETENTION_DAYS: '7', PORT: '0' });
+    expect(config).toMatchObject({ metricsToken: 'scrape-token-0123456789', adminToken: 'admin-token-0123456789', scriptTimeoutMs: 2000, runRetentionDays: 0, deliveryRetentionDays: 7, port: 0 });
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -34,6 +35,8 @@ describe('loadConfig', () => {
     [{ PORT: '70000' }, '/port'],
     [{ HOOKGATE_RUN_RETENTION_DAYS: '-1' }, '/runRetentionDays'],
     [{ HOOKGATE_RUN_RETENTION_DAYS: '40000' }, '/runRetentionDays'],
+    [{ HOOKGATE_DELIVERY_RETENTION_DAYS: '-1' }, '/deliveryRetentionDays'],
+    [{ HOOKGATE_DELIVERY_RETENTION_DAYS: '1.5' }, '/deliveryRetentionDays'],
     [{ DATABASE_URL: 'mysql://x' }, '/databaseUrl'],
   ])('refuses %j with config_invalid naming the field', (env, path) => {
     expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'config_invalid', details: [expect.objectContaining({ path })] }));

@@ -60,6 +60,19 @@ export const outgoingWebhookViewSchema = {
     retryDelayMs: outgoing.retryDelayMs,
     timeoutMs: outgoing.timeoutMs,
     secretPrefix: { type: 'string', pattern: '^whsec_' },
+    /** In `GET /webhooks/:id` only; null until its first delivery ends. */
+    health: {
+      type: ['object', 'null'],
+      required: ['consecutiveFailures', 'failingSince', 'lastFailureAt', 'lastSuccessAt', 'disabledAt', 'disabledReason'],
+      properties: {
+        consecutiveFailures: { type: 'integer', minimum: 0 },
+        failingSince: NULLABLE_STRING,
+        lastFailureAt: NULLABLE_STRING,
+        lastSuccessAt: NULLABLE_STRING,
+        disabledAt: NULLABLE_STRING,
+        disabledReason: NULLABLE_STRING,
+      },
+    },
   },
 } as const;
 

@@ -61,7 +61,7 @@ export const ADMIN_ROUTES: readonly AdminRouteSpec[] = [
   { method: 'get', path: '/openapi.json', permission: 'read', summary: 'This OpenAPI 3.1 document', responses: { 200: 'The document' }, responseSchema: openApiDocumentSchema },
   { method: 'get', path: '/webhooks', permission: 'read', summary: 'List webhooks, of one `direction` if given (a tenant key sees its tenant\'s outgoing webhooks)', query: webhooksQuerySchema, responses: { 200: '`{items}`' }, responseSchema: webhookListSchema },
   { method: 'post', path: '/webhooks', permission: 'manage', summary: 'Create an inbound (platform admin) or outgoing webhook', body: createWebhookSchema, responses: { 201: 'The webhook; an outgoing one with its `secret`, shown this once' }, responseSchema: createdWebhookSchema },
-  { method: 'get', path: '/webhooks/:id', permission: 'read', summary: 'Read a webhook', responses: { 200: 'The webhook (never a secret)' }, responseSchema: webhookViewSchema },
+  { method: 'get', path: '/webhooks/:id', permission: 'read', summary: 'Read a webhook', responses: { 200: 'The webhook (never a secret); an outgoing one with `health` (failures in a row, failing since, last failure and success, disabled at and why)' }, responseSchema: webhookViewSchema },
   {
     method: 'patch',
     path: '/webhooks/:id',

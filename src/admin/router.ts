@@ -169,7 +169,13 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
   });
 
   router.get('/webhooks/:id', async (req: Request<{ id: string }>, res: Response) => {
-    res.json(webhookView(await loadWebhook(req.params.id, res)));
+    const webhook = await loadWebhook(req.params.id, res);
+    if (webhook.direction === 'outgoing' && options.outbound) {
+      // Why an endpoint was switched off (410, or failing too long), and how it is doing: this read only.
+      res.json({ ...webhookView(webhook), health: await options.outbound.health(webhook.id) });
+      return;
+    }
+    res.json(webhookView(webhook));
   });
 
   router.patch('/webhooks/:id', async (req: Request<{ id: string }>, res: Response) => {

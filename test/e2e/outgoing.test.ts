@@ -237,7 +237,8 @@ describe.each(storeFactories())('outgoing webhooks through the engine on $name',
     expect((await t.api('GET', `/webhooks/${hook.id}`)).body.isActive).toBe(true);
     await t.api('POST', '/events', { event, data: null });
     await settled(hook.id, 2);
-    expect((await t.api('GET', `/webhooks/${hook.id}`)).body.isActive).toBe(false);
+    const read = (await t.api('GET', `/webhooks/${hook.id}`)).body;
+    expect(read).toMatchObject({ isActive: false, health: { disabledReason: 'gone', disabledAt: expect.any(String), consecutiveFailures: 1 } });
     const [notice] = await settled(ops.id);
     expect(notice.event).toBe('webhook.disabled');
     expect(JSON.parse(watcher.requests()[0]!.body)).toMatchObject({ event: 'webhook.disabled', data: { webhookId: hook.id, reason: 'gone', url: gone.url } });
