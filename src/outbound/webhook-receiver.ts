@@ -49,8 +49,8 @@ export interface ReceiverResponse {
   body: string;
 }
 
-/** A request an Express body parser (or none) went through. */
-type MiddlewareRequest = IncomingMessage & { body?: unknown };
+/** A request an Express body parser (or none) went through; `rawBody` where a parser's `verify` hook kept the bytes. */
+type MiddlewareRequest = IncomingMessage & { body?: unknown; rawBody?: unknown };
 type Next = (err?: unknown) => void;
 
 const DEFAULT_TOLERANCE_SEC = 300;
@@ -151,8 +151,9 @@ export class WebhookReceiver {
 
   /**
    * Express (or plain `node:http`) middleware. Uses `req.body` when a raw parser (`express.raw()`,
-   * `express.text()`) ran before it, else reads the body itself (up to `maxBodyBytes`: 413 beyond). A body
-   * that `express.json()` already parsed cannot be verified (its bytes are gone): that is a set-up error
+   * `express.text()`) ran before it, or `req.rawBody` when a JSON parser's `verify` hook kept the bytes
+   * there, else reads the body itself (up to `maxBodyBytes`: 413 beyond). A body that `express.json()`
+   * already parsed, with no `rawBody`, cannot be verified (its bytes are gone): that is a set-up error
    * passed to `next`.
    */
   middleware(): (req: MiddlewareRequest, res: ServerResponse, next?: Next) => Promise<void> {
@@ -161,6 +162,9 @@ export class WebhookReceiver {
         let body: RawBody;
         if (typeof req.body === 'string' || req.body instanceof Uint8Array) {
           body = req.body;
+        } else if (typeof req.rawBody === 'string' || req.rawBody instanceof Uint8Array) {
+          // express.json({ verify: (req, _res, buf) => { req.rawBody = buf } }): the bytes as received.
+          body = req.rawBody;
         } else if (req.body !== undefined && req.readableEnded) {
           const err = new Error('WebhookReceiver needs the raw body: mount it before express.json(), or use express.raw({ type: "application/json" })');
           if (next) next(err);

@@ -270,4 +270,18 @@ describe('WebhookReceiver.middleware over real HTTP', () => {
     expect(parsed.status).toBe(500);
     expect(((await parsed.json()) as { setupError: string }).setupError).toMatch(/raw body/);
   });
+
+  it('verifies behind express.json() when its verify hook kept the raw bytes as req.rawBody', async () => {
+    const got: string[] = [];
+    const receiver = new WebhookReceiver(SECRET).on('order.created', (e) => void got.push(e.id));
+    const app = express();
+    app.use(express.json({ verify: (req, _res, buf) => void ((req as { rawBody?: Buffer }).rawBody = buf) }));
+    app.post('/hooks', receiver.middleware());
+    const base = await serve(app);
+    // Spaced differently from what JSON.stringify of the parsed body would give: only the raw bytes verify.
+    const body = JSON.stringify(envelope(), null, 2);
+    expect((await post(`${base}/hooks`, body, signed(body, { at: Date.now() }))).status).toBe(200);
+    expect((await post(`${base}/hooks`, body.replace('ord_1', 'ord_2'), signed(body, { at: Date.now() }))).status).toBe(401);
+    expect(got).toEqual(['msg_1']);
+  });
 });
