@@ -13,7 +13,7 @@ import { drainable, type DrainServer } from './http/server-drain.js';
 import { ConfigCache, configChannel, createInboundEndpoint, INBOUND_PATH, inboundProviderOf, InboundHandler, type InboundEndpoint, Inbox, InboxWorker, RunRecorder } from './inbound/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { createHealthRouter, createMetrics } from './observability/index.js';
-import { checkEnvelopeSize, OutboundService, type EngineOutboundOptions, type Enqueued } from './outbound/index.js';
+import { OutboundService, serialiseEvent, type EngineOutboundOptions, type Enqueued, type SerialisedEvent } from './outbound/index.js';
 import { pgConnectionConfig } from './store/index.js';
 import { createSandbox } from './sandbox/index.js';
 import type { Sandbox, SandboxLimits, SandboxOptions } from './sandbox/types.js';
@@ -179,18 +179,18 @@ export function createEngine(options: EngineOptions = {}): Engine {
   // Checked against the catalog before anyone hears of it: an invalid event is refused, not half-emitted.
   async function publish(event: EmittedEvent): Promise<Enqueued | null> {
     events.check(event.event, event.data);
-    checkEnvelopeSize(event.event, event.data, event.metadata);
-    return publishUnchecked(event);
+    // Serialised once, now: what is sent is what was checked, whatever the caller does with `data` next.
+    return publishUnchecked(event, serialiseEvent(event.event, event.data, event.metadata));
   }
   // The engine's own operational events (webhook.disabled) skip the catalog: the host app did not declare them.
-  async function publishUnchecked(event: EmittedEvent): Promise<Enqueued | null> {
+  async function publishUnchecked(event: EmittedEvent, serialised?: SerialisedEvent): Promise<Enqueued | null> {
     listeners.emit(event);
     const outbound = started?.outbound;
     if (!outbound) {
       logger.warn('event emitted while the engine is not started: not queued for outgoing webhooks', { event: event.event });
       return null;
     }
-    return outbound.publish(event);
+    return outbound.publish(event, serialised);
   }
   const limits: Partial<SandboxLimits> = options.sandbox?.limits ?? {};
   let started: Started | null = null;

@@ -11,7 +11,7 @@ export interface ErrorSpec {
 export const ERRORS = {
   // HTTP input
   invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
-  payload_too_large: { status: 413, message: 'The request body (or the envelope an emitted event would be sent as: 1 MiB at most) is larger than the limit.' },
+  payload_too_large: { status: 413, message: 'The request body is larger than the limit.' },
   unsupported_media_type: { status: 415, message: 'The request body must be application/json (inbound webhooks also take application/x-www-form-urlencoded).' },
   validation_failed: { status: 400, message: 'The request is invalid.' },
   not_found: { status: 404, message: 'Not found.' },

@@ -2,7 +2,7 @@ import type { ActionRegistry } from '../actions/index.js';
 import { AppError } from '../errors.js';
 import type { EventCatalog } from '../events/index.js';
 import { executeScript, normaliseHeaders, scriptKeyOf, type ScriptOutcome } from '../inbound/index.js';
-import { checkEnvelopeSize } from '../outbound/index.js';
+import { serialiseEvent } from '../outbound/index.js';
 import type { Sandbox, SandboxLimits } from '../sandbox/types.js';
 import { uuidv7 } from '../store/index.js';
 import type { Settings } from '../store/types.js';
@@ -13,6 +13,8 @@ export interface DryRunTarget {
   jsScript: string;
   allowedActions: string[];
   emitEvents: string[] | null;
+  /** The tenant its events would carry in `metadata` (null: global). */
+  tenantId?: string | null;
 }
 
 export interface DryRunInput {
@@ -68,8 +70,8 @@ export async function dryRunScript(context: DryRunContext, target: DryRunTarget,
   if (outcome.status === 'ok' && outcome.emit) {
     try {
       context.events?.check(outcome.emit.event, outcome.emit.data);
-      // As a real run's metadata, but for the webhook's tenant (a few bytes at most).
-      checkEnvelopeSize(outcome.emit.event, outcome.emit.data, { provider: target.provider, runId, tenantId: null });
+      // As a real run's event would be sent: the size limit of its envelope.
+      serialiseEvent(outcome.emit.event, outcome.emit.data, { provider: target.provider, runId, tenantId: target.tenantId ?? null });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       outcome.status = 'error';

@@ -226,6 +226,7 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
           jsScript: input.jsScript ?? webhook.jsScript,
           allowedActions: input.allowedActions ?? webhook.allowedActions,
           emitEvents: webhook.emitEvents,
+          tenantId: webhook.tenantId,
         },
         input,
       ),

@@ -27,6 +27,15 @@ const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 export const RESERVED_EVENTS: ReadonlySet<string> = new Set(['webhook.test', 'webhook.disabled']);
 
 /**
+ * A reserved name in any letter case, also by the Unicode letters whose case mapping gives an ASCII one
+ * (`ı` upper-cases to `I`, `ſ` to `S`, the Kelvin sign lower-cases to `k`) or that NFKC folds to one (full-width forms).
+ */
+function isReserved(name: string): boolean {
+  const folded = name.normalize('NFKC');
+  return RESERVED_EVENTS.has(folded.toLowerCase()) || RESERVED_EVENTS.has(folded.toUpperCase().toLowerCase());
+}
+
+/**
  * The event catalog: the event types a host app emits, each with a JSON Schema of its `data`.
  *
  * Policy: while the catalog is empty every event name is accepted (an app that never declares events
@@ -76,7 +85,8 @@ export class EventCatalog {
    * `event_invalid` (data does not match; details = ajv errors).
    */
   check(name: string, data: unknown): void {
-    if (RESERVED_EVENTS.has(name.toLowerCase())) {
+    if (typeof name !== 'string' || name.length === 0) throw new AppError('validation_failed', 'An event needs a name (a non-empty string).');
+    if (isReserved(name)) {
       throw new AppError('event_reserved', `The event "${name}" belongs to the engine: only the engine emits it.`, { details: { event: name, reserved: [...RESERVED_EVENTS] } });
     }
     if (this.#types.size === 0) return;

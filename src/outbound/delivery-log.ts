@@ -141,13 +141,15 @@ export async function redeliver(knex: Knex, id: string, now: Date): Promise<Deli
       `with requeued as (
          -- A finished delivery gets a new retry budget; one waiting for its retry is only made due now, so
          -- a second click (or a script redelivering everything) cannot add attempts.
-         update outbound_deliveries set status = 'pending', available_at = ?::timestamptz,
+         -- (A pending row already due keeps its place in due order.)
+         update outbound_deliveries set status = 'pending',
+           available_at = case when status = 'pending' then least(available_at, ?::timestamptz) else ?::timestamptz end,
            round_attempts = case when status = 'pending' then round_attempts else 0 end,
            completed_at = null, updated_at = ?::timestamptz
          where id = ? and status <> 'sending' returning *
        )
        select requeued.*, m.event from requeued join outbound_messages m on m.id = requeued.message_id`,
-      [now.toISOString(), now.toISOString(), id],
+      [now.toISOString(), now.toISOString(), now.toISOString(), id],
     ),
   );
   if (rows.length === 0) throw new AppError('delivery_in_progress');

@@ -7,7 +7,7 @@ import { preparedStatement } from '../store/prepared-statement.js';
 import { OUTGOING_BY_EVENT } from '../store/queries.js';
 import { openActiveSecrets, type StoredSecret } from './endpoint-secrets.js';
 import type { AttemptError } from './http-transport.js';
-import type { Envelope } from './types.js';
+import { envelopeJson, serialiseEvent, type SerialisedEvent } from './types.js';
 
 /*
  * The durable queue: the outbox write and the claim with a lease (the completion is in
@@ -102,6 +102,8 @@ export interface HandOff {
 export interface EnqueueItem {
   input: EnqueueInput;
   now: Date;
+  /** The event's data and metadata as serialised when it was emitted (else serialised here, unchecked by the caller). */
+  serialised?: SerialisedEvent;
   /**
    * What its first write gave it (set by `enqueueEvents`; leave it out): the message id, and per endpoint the
    * delivery id and the lease token of a row leased to this process's worker. A write that fails may still
@@ -156,8 +158,8 @@ export async function enqueueEvents(knex: Knex, items: readonly EnqueueItem[], h
       // Written before: the same ids, each row pending or leased as it was.
       const ids = (item.ids ??= { messageId: uuidv7(now.getTime()), deliveries: new Map() });
       const messageId = ids.messageId;
-      const envelope: Envelope = { id: messageId, event: input.event, version: '1', timestamp: at, data: input.data === undefined ? null : input.data, metadata: input.metadata };
-      const message = { id: messageId, event: input.event, tenant_id: input.tenantId, payload: JSON.stringify(envelope), at, request_id: input.origin?.requestId, run_id: input.origin?.runId };
+      const parts = (item.serialised ??= serialiseEvent(input.event, input.data, input.metadata));
+      const message = { id: messageId, event: input.event, tenant_id: input.tenantId, payload: envelopeJson(messageId, at, parts), at, request_id: input.origin?.requestId, run_id: input.origin?.runId };
       messages.push(message);
       let queued = 0;
       const deliveryIds = subscribed.map((endpoint) => {

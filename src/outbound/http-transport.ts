@@ -2,6 +2,7 @@ import { request as httpRequest, type Agent, type RequestOptions } from 'node:ht
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { StringDecoder } from 'node:string_decoder';
 import { setBounded } from '../bounded-map.js';
 import { isAppError } from '../errors.js';
 import { createConnectionPool, type ConnectionPool } from './connection-pool.js';
@@ -267,11 +268,13 @@ function post(
       const finish = (truncated: boolean) => {
         if (settled) return;
         settled = true;
-        const excerpt = utf8Prefix(Buffer.concat(chunks), excerptBytes);
+        const body = Buffer.concat(chunks);
+        // Cut at the byte limit: a decoder holds back a character the cut splits (no U+FFFD at the end).
+        const excerpt = truncated ? new StringDecoder('utf8').write(body.subarray(0, excerptBytes)) : body.toString('utf8');
         resolve({
           statusCode: res.statusCode ?? 0,
           retryAfter,
-          responseExcerpt: excerpt.length > 0 ? toStorableText(excerpt.toString('utf8')) : null,
+          responseExcerpt: excerpt.length > 0 ? toStorableText(excerpt) : null,
           responseTruncated: truncated,
         });
         if (truncated) res.destroy();
@@ -296,15 +299,6 @@ function post(
     });
     req.end(body);
   });
-}
-
-/** At most `max` bytes of `bytes`, cut before a UTF-8 character that the limit would split (no U+FFFD at the end). */
-export function utf8Prefix(bytes: Buffer, max: number): Buffer {
-  if (bytes.length <= max) return bytes;
-  // bytes[max] is the first byte left out: a continuation byte there means a character crosses the cut.
-  let start = max;
-  while (start > 0 && max - start < 3 && ((bytes[start] as number) & 0xc0) === 0x80) start--;
-  return bytes.subarray(0, ((bytes[start] as number) & 0xc0) === 0x80 ? max : start);
 }
 
 function headerValue(value: string | string[] | undefined): string | null {

@@ -9,7 +9,7 @@ export { createHttpTransport, type HttpTransport, type HttpTransportOptions, typ
 export { checkAddress, parseWebhookUrl, resolveWebhookTarget, systemResolver, type Resolver, type UrlPolicy } from './url-guard.js';
 export { backoffDelayMs, classifyAttempt, nextStep, parseRetryAfter } from './retry-policy.js';
 export { WORKER_DEFAULTS, type DeliveryWorkerConfig } from './delivery-worker.js';
-export { checkEnvelopeSize, MAX_ENVELOPE_BYTES } from './types.js';
+export { serialiseEvent, MAX_ENVELOPE_BYTES, type SerialisedEvent } from './types.js';
 export { groupMatchingDeliveries, matchingDeliveryIds, type DeliveryFilter, type DeliveryGroup } from './delivery-search.js';
 export type { ClaimedDelivery, Enqueued, EnqueueInput } from './delivery-queue.js';
 export type { AttemptOutcome } from './attempt-delivery.js';

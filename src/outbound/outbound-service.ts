@@ -19,7 +19,7 @@ import { notifyChannel, pgConnectionConfig, PgListener } from '../store/index.js
 import { PgNotifier } from './pg-notifier.js';
 import { rowsOf } from './rows.js';
 import { WebhookSender } from './signing.js';
-import { WEBHOOK_DISABLED_EVENT, type Delivery, type DeliveryQuery, type OperationalEvent } from './types.js';
+import { serialiseEvent, WEBHOOK_DISABLED_EVENT, type Delivery, type DeliveryQuery, type OperationalEvent, type SerialisedEvent } from './types.js';
 import { resolveWebhookTarget, type Resolver, type UrlPolicy } from './url-guard.js';
 
 export interface OutboundOptions {
@@ -217,10 +217,14 @@ export class OutboundService {
    * (shared with the other `publish` calls of the moment). Resolves once it is committed (then it
    * survives any crash); null when no endpoint is subscribed. Deliveries this process's worker has room
    * for, while no older ones wait in the queue, are written already leased to it and sent at once; the
-   * rest are written pending, and the workers of every process are woken for them.
+   * rest are written pending, and the workers of every process are woken for them. `serialised`: the
+   * event as `serialiseEvent` made it when it was emitted (else it is made here).
+   * @throws AppError `payload_too_large`
    */
-  async publish(input: EnqueueInput): Promise<Enqueued | null> {
-    const written = await this.#outbox.submit({ input, now: new Date(this.#now()) });
+  async publish(input: EnqueueInput, serialised?: SerialisedEvent): Promise<Enqueued | null> {
+    // Serialised (and its size checked) now, not in the shared write, where a refusal would fail the batch.
+    serialised ??= serialiseEvent(input.event, input.data, input.metadata);
+    const written = await this.#outbox.submit({ input, now: new Date(this.#now()), serialised });
     if (!written) return null;
     if (written.queued > 0) {
       // Other processes' workers: not awaited (the outbox write is what the caller waits for).

@@ -32,6 +32,18 @@ export type SignatureHeaders = {
 };
 
 /** The Standard Webhooks key bytes: the base64 after `whsec_` (a secret without the prefix is taken as base64 whole). */
+/**
+ * The shortest key a verification accepts, in bytes (hookgate's are 32). A lenient base64 decoding turns
+ * `whsec_`, or the 10-character prefix the admin API shows, into an empty or 3-byte key that anyone could
+ * sign with: such a secret verifies nothing.
+ */
+export const MIN_KEY_BYTES = 16;
+
+/** Whether a secret makes keys long enough to verify with, for both signature headers. */
+export function isUsableSecret(secret: string): boolean {
+  return Buffer.byteLength(secret) >= MIN_KEY_BYTES && standardKeyBytes(secret).length >= MIN_KEY_BYTES;
+}
+
 function standardKeyBytes(secret: string): Buffer {
   return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
 }
@@ -72,7 +84,7 @@ function asList(secrets: string | readonly string[]): readonly string[] {
 }
 
 /** A body as received, before any parsing. */
-export type RawBody = string | Buffer | Uint8Array;
+export type RawBody = string | Buffer | Uint8Array | ArrayBuffer;
 
 /**
  * The raw body as a string or Buffer (a Uint8Array or ArrayBuffer is viewed as a Buffer, not copied).
@@ -164,7 +176,7 @@ export const WebhookSender = Object.freeze({
     if (typeof secret !== 'string' || typeof signatureHeader !== 'string') return false;
     // A secret read from a file or an environment variable may end in a newline; no secret holds spaces.
     const key = secret.trim();
-    if (!key || !signatureHeader) return false;
+    if (Buffer.byteLength(key) < MIN_KEY_BYTES || !signatureHeader) return false;
     const candidates = signatureHeader
       .split(/[\s,]+/)
       .map((entry) => /^sha256=([0-9a-fA-F]{64})$/.exec(entry)?.[1])
@@ -186,7 +198,9 @@ export const WebhookSender = Object.freeze({
     options: { toleranceSec?: number; nowMs?: number } = {},
   ): boolean {
     const body = rawBodyOf(rawBody, 'WebhookSender.verifyStandard');
-    if (typeof secret !== 'string' || !secret.trim() || typeof headers !== 'object' || headers === null) return false;
+    if (typeof secret !== 'string' || typeof headers !== 'object' || headers === null) return false;
+    const key = standardKeyBytes(secret.trim());
+    if (key.length < MIN_KEY_BYTES) return false;
     const id = headers['webhook-id'];
     const timestamp = headers['webhook-timestamp'];
     const signature = headers['webhook-signature'];
@@ -197,6 +211,6 @@ export const WebhookSender = Object.freeze({
       .map((entry) => /^v1,([A-Za-z0-9+/]+={0,2})$/.exec(entry)?.[1])
       .filter((b64): b64 is string => b64 !== undefined)
       .map((b64) => Buffer.from(b64, 'base64'));
-    return anyMatches(hmac(standardKeyBytes(secret.trim()), `${id}.${timestamp}.`, body), candidates);
+    return anyMatches(hmac(key, `${id}.${timestamp}.`, body), candidates);
   },
 });

@@ -26,21 +26,35 @@ export interface Envelope {
  */
 export const MAX_ENVELOPE_BYTES = 1024 * 1024;
 
+/** An event's envelope serialised but for its id and timestamp, which are set when it is written. */
+export interface SerialisedEvent {
+  event: string;
+  dataJson: string;
+  metadataJson: string;
+}
+
+/** The envelope's JSON: what `JSON.stringify` gives for `{id, event, version, timestamp, data, metadata}`. */
+export function envelopeJson(id: string, timestamp: string, parts: SerialisedEvent): string {
+  return `{"id":${JSON.stringify(id)},"event":${JSON.stringify(parts.event)},"version":"1","timestamp":${JSON.stringify(timestamp)},"data":${parts.dataJson},"metadata":${parts.metadataJson}}`;
+}
+
 /** An id and a timestamp as long as the real ones (a UUID; an ISO 8601 time of years 0–9999). */
 const ENVELOPE_ID_PLACEHOLDER = '00000000-0000-0000-0000-000000000000';
 const ENVELOPE_TIMESTAMP_PLACEHOLDER = '0000-01-01T00:00:00.000Z';
 
 /**
- * Refuses an event whose envelope would be larger than `MAX_ENVELOPE_BYTES` (the envelope's id and
- * timestamp have fixed lengths, so placeholders measure it exactly).
+ * Serialises an event's data and metadata once, when it is emitted — what is sent is what was checked,
+ * whatever the caller does with its objects afterwards — and refuses one whose envelope would be larger
+ * than `MAX_ENVELOPE_BYTES`.
  * @throws AppError `payload_too_large`
  */
-export function checkEnvelopeSize(event: string, data: unknown, metadata: Record<string, unknown>): void {
-  const json = JSON.stringify({ id: ENVELOPE_ID_PLACEHOLDER, event, version: '1', timestamp: ENVELOPE_TIMESTAMP_PLACEHOLDER, data: data === undefined ? null : data, metadata });
-  // A UTF-8 byte is at least one UTF-16 unit and at most three: most envelopes need no byte count.
-  if (json.length * 3 <= MAX_ENVELOPE_BYTES) return;
+export function serialiseEvent(event: string, data: unknown, metadata: Record<string, unknown>): SerialisedEvent {
+  const parts: SerialisedEvent = { event, dataJson: JSON.stringify(data === undefined ? null : data), metadataJson: JSON.stringify(metadata) };
+  const json = envelopeJson(ENVELOPE_ID_PLACEHOLDER, ENVELOPE_TIMESTAMP_PLACEHOLDER, parts);
+  // A UTF-16 unit is at most three UTF-8 bytes: most envelopes need no byte count.
+  if (json.length * 3 <= MAX_ENVELOPE_BYTES) return parts;
   const bytes = Buffer.byteLength(json);
-  if (bytes <= MAX_ENVELOPE_BYTES) return;
+  if (bytes <= MAX_ENVELOPE_BYTES) return parts;
   throw new AppError('payload_too_large', `The event "${event}" would be sent as a ${bytes}-byte envelope; an outgoing webhook carries at most ${MAX_ENVELOPE_BYTES} bytes.`, { details: { event, bytes, limit: MAX_ENVELOPE_BYTES } });
 }
 

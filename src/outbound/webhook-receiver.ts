@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { AppError, type ErrorCode } from '../errors.js';
-import { rawBodyOf, WebhookSender, type RawBody } from './signing.js';
+import { isUsableSecret, MIN_KEY_BYTES, rawBodyOf, WebhookSender, type RawBody } from './signing.js';
 import { MAX_ENVELOPE_BYTES, type Envelope } from './types.js';
 
 /** What a handler gets besides the envelope. */
@@ -39,7 +39,7 @@ export interface WebhookReceiverOptions {
 /** A request as `handle` takes it: the headers (Node's, a plain object or a Fetch `Headers`) and the body exactly as received. */
 export interface ReceivedRequest {
   headers: IncomingHttpHeaders | Record<string, string | string[] | undefined> | Headers;
-  body: RawBody | ArrayBuffer;
+  body: RawBody;
 }
 
 /** What to answer the sender. */
@@ -91,6 +91,10 @@ export class WebhookReceiver {
     const secrets = (typeof given === 'string' ? [given] : Array.isArray(given) ? [...(given as unknown[])] : []).map((s) => (typeof s === 'string' ? s.trim() : ''));
     if (secrets.length === 0 || secrets.some((s) => s.length === 0)) {
       throw new TypeError('WebhookReceiver needs the endpoint secret (whsec_…): a string, or a list of them during a rotation');
+    }
+    // One short key in a rotation list would let anyone sign deliveries that verify.
+    if (secrets.some((s) => !isUsableSecret(s))) {
+      throw new TypeError(`WebhookReceiver needs whole endpoint secrets (whsec_… with a key of at least ${MIN_KEY_BYTES} bytes), not a prefix of one`);
     }
     this.#secrets = secrets;
     this.#toleranceSec = options.toleranceSec ?? DEFAULT_TOLERANCE_SEC;
@@ -227,7 +231,7 @@ export class WebhookReceiver {
 function lowerCased(headers: ReceivedRequest['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   // A Fetch `Headers` (its entries are not own properties): names come lower-cased, repeated lines joined.
-  if (typeof (headers as Headers).forEach === 'function' && typeof (headers as Headers).get === 'function') {
+  if (typeof Headers !== 'undefined' && headers instanceof Headers) {
     (headers as Headers).forEach((value, name) => {
       out[name] = value;
     });

@@ -91,7 +91,8 @@ describe.each(storeFactories())('event catalog, OpenAPI, script versions and sec
 
   it('refuses the engine\'s own events, and the metadata it sets, on every emit path', async () => {
     const before = t.events.length;
-    for (const event of ['webhook.disabled', 'webhook.test', 'Webhook.Disabled', 'WEBHOOK.TEST']) {
+    // Also the names that other letter case, or Unicode letters that case-map or fold to ASCII ones, make equal.
+    for (const event of ['webhook.disabled', 'webhook.test', 'Webhook.Disabled', 'WEBHOOK.TEST', 'webhook.d\u0131sabled', 'webhook.te\u017Ft', '\uFF57ebhook.test']) {
       expect(await t.api('POST', '/events', { event, data: { webhookId: 'x', reason: 'gone' } })).toMatchObject({ status: 400, body: { error: { code: 'event_reserved', details: { event } } } });
       await expect(t.engine.emit(event, {})).rejects.toMatchObject({ code: 'event_reserved' });
     }

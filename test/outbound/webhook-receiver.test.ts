@@ -26,6 +26,7 @@ function signed(body: string, options: { secrets?: string[]; at?: number } = {})
   };
 }
 
+const lowerCase = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 const receiverAt = (now = NOW, secret: string | string[] = SECRET) => new WebhookReceiver({ secret, now: () => now });
 const codeOf = (response: { body: string }) => (JSON.parse(response.body) as { error?: { code: string } }).error?.code;
 
@@ -129,6 +130,11 @@ describe('WebhookReceiver.handle', () => {
     expect(() => new WebhookReceiver(undefined as unknown as string)).toThrow(/needs the endpoint secret/);
     expect(() => new WebhookReceiver({ secret: undefined as unknown as string })).toThrow(/needs the endpoint secret/);
     expect(() => new WebhookReceiver({ secret: ['  \n'] })).toThrow(/needs the endpoint secret/);
+    // A secret whose key decodes to (almost) nothing — `whsec_`, the prefix the admin API shows — would let
+    // anyone sign: refused, even beside a good one in a rotation list.
+    for (const short of ['whsec_', 'whsec_!!!!', SECRET.slice(0, 10)]) {
+      expect(() => new WebhookReceiver({ secret: [SECRET, short] }), short).toThrow(/whole endpoint secrets/);
+    }
     expect(() => receiverAt().on('order.created', 'handler' as unknown as () => void)).toThrow(/handler function/);
     expect(() => receiverAt().on('', () => undefined)).toThrow(/event type/);
   });
@@ -194,6 +200,11 @@ describe('WebhookSender.verify', () => {
     }
     expect(() => WebhookSender.verify(JSON.parse(body), SECRET, header)).toThrow(/raw body/);
     expect(WebhookSender.verifyStandard(body, SECRET, undefined as unknown as Record<string, string>)).toBe(false);
+    // Signed with the empty key that `whsec_` decodes to: verifies nothing, on either header.
+    const empty = signed(body, { secrets: ['whsec_'] });
+    expect(WebhookSender.verifyStandard(body, 'whsec_', lowerCase(empty), { nowMs: NOW })).toBe(false);
+    expect(WebhookSender.verify(body, 'whsec_', empty['X-Webhook-Signature']!)).toBe(false);
+    expect(WebhookSender.verifyStandard(body, SECRET, lowerCase(signed(body)), { nowMs: NOW })).toBe(true);
   });
 });
 
