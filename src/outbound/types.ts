@@ -46,10 +46,16 @@ const ENVELOPE_TIMESTAMP_PLACEHOLDER = '0000-01-01T00:00:00.000Z';
  * Serialises an event's data and metadata once, when it is emitted — what is sent is what was checked,
  * whatever the caller does with its objects afterwards — and refuses one whose envelope would be larger
  * than `MAX_ENVELOPE_BYTES`.
- * @throws AppError `payload_too_large`
+ * @throws AppError `payload_too_large`; `validation_failed` when its data or metadata is not JSON-serialisable
  */
 export function serialiseEvent(event: string, data: unknown, metadata: Record<string, unknown>): SerialisedEvent {
-  const parts: SerialisedEvent = { event, dataJson: JSON.stringify(data === undefined ? null : data), metadataJson: JSON.stringify(metadata) };
+  let parts: SerialisedEvent;
+  try {
+    parts = { event, dataJson: JSON.stringify(data === undefined ? null : data), metadataJson: JSON.stringify(metadata) };
+  } catch (cause) {
+    // A BigInt, a cycle, a throwing toJSON: refused here, alone, rather than failing the shared outbox write.
+    throw new AppError('validation_failed', `The event "${event}" cannot be sent as JSON: ${(cause as Error).message}`, { cause });
+  }
   const json = envelopeJson(ENVELOPE_ID_PLACEHOLDER, ENVELOPE_TIMESTAMP_PLACEHOLDER, parts);
   // A UTF-16 unit is at most three UTF-8 bytes: most envelopes need no byte count.
   if (json.length * 3 <= MAX_ENVELOPE_BYTES) return parts;

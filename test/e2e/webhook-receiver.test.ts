@@ -99,6 +99,8 @@ describe.each(storeFactories())('a consumer verifying our deliveries with Webhoo
       // Under the API's 1 MiB body limit, over the envelope's.
       const refused = await t.api('POST', '/events', { event, data: { blob: 'x'.repeat(largest + 1) } });
       expect(refused).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large', message: expect.stringMatching(/envelope/) } } });
+      // Data JSON cannot carry is refused the same way, alone.
+      await expect(t.engine.emit(event, { n: 10n })).rejects.toMatchObject({ code: 'validation_failed', message: expect.stringMatching(/cannot be sent as JSON/) });
       expect(heard).toEqual([]);
       expect(await deliveriesOf(hook.id)).toEqual([]);
 
