@@ -91,7 +91,7 @@ export function nextStep(verdict: AttemptVerdict, roundAttempts: number, setting
       if (roundAttempts > settings.maxRetries) {
         return {
           status: 'failed',
-          error: { ...verdict.error, message: `${verdict.error.message} Gave up after ${roundAttempts} attempts.` },
+          error: { ...verdict.error, message: `${verdict.error.message} Gave up after ${roundAttempts} ${roundAttempts === 1 ? 'attempt' : 'attempts'}.` },
           disableEndpoint: false,
         };
       }

@@ -214,6 +214,45 @@ describe.skipIf(process.env.HOOKGATE_SKIP_BROWSER_TESTS === '1')('admin UI in Ch
     await page.getByRole('table', { name: 'Webhooks' }).waitFor();
   });
 
+  it('saves only what the admin changed: an endpoint switched off meanwhile stays off, and says why', async () => {
+    // A second endpoint that answers 410: the engine disables it.
+    const gone = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(410).end());
+    });
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+    try {
+      const goneUrl = `http://127.0.0.1:${(gone.address() as AddressInfo).port}/gone`;
+      await tab('Webhooks').click();
+      await page.getByRole('button', { name: 'New outgoing webhook' }).click();
+      await page.getByLabel('URL').fill(goneUrl);
+      // Nothing chosen is not quietly "every event".
+      await page.getByLabel('Events', { exact: true }).fill('');
+      await page.getByRole('button', { name: 'Create webhook' }).dblclick();
+      await page.getByRole('alert').filter({ hasText: 'Choose at least one event' }).waitFor();
+      await page.getByLabel('Events', { exact: true }).fill('ui.gone');
+      // A double click creates one endpoint.
+      await page.getByRole('button', { name: 'Create webhook' }).dblclick();
+      await page.getByTestId('secret-once').waitFor();
+      const mine = async () => (await te.api('GET', '/webhooks?direction=outgoing')).body.items.filter((w: { url: string }) => w.url === goneUrl);
+      expect(await mine()).toHaveLength(1);
+      const [hook] = await mine();
+
+      // The form stays open while the engine disables the endpoint (410)…
+      await te.engine.emit('ui.gone', {});
+      await waitFor(async () => ((await te.api('GET', `/webhooks/${hook.id}`)).body.isActive === false ? true : undefined), 10_000, 'the endpoint to be disabled');
+      // …and the admin, on the stale form, changes only the retries.
+      await page.getByLabel('Max retries').fill('5');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByTestId('health-notice').filter({ hasText: '410 Gone' }).waitFor();
+      expect((await te.api('GET', `/webhooks/${hook.id}`)).body).toMatchObject({ isActive: false, maxRetries: 5, health: { disabledReason: 'gone' } });
+      await page.getByRole('button', { name: 'Delete' }).click();
+      await page.getByRole('table', { name: 'Webhooks' }).waitFor();
+    } finally {
+      await new Promise<void>((resolve) => gone.close(() => resolve()));
+    }
+  });
+
   it('finds a real inbound request’s run, with its console and action calls', async () => {
     const sent = await te.inbound('shop', { type: 'customer.subscription.deleted', data: { object: { id: 'sub_real' } } });
     expect(sent.status).toBe(200);

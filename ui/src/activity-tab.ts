@@ -37,6 +37,9 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
   const detail = h('section', { class: 'card detail', 'aria-label': 'Details', hidden: true, tabindex: -1 });
   let webhooks: Webhook[] = [];
   let initialised = false;
+  /** Pages of 200 deliveries shown (newest first); "Load older deliveries" adds one, a filter change starts over. */
+  let deliveryPages = 1;
+  const loadOlder = h('button', { type: 'button', text: 'Load older deliveries' });
 
   const inRange = (iso: string): boolean => {
     const ms = Number(range.value);
@@ -50,11 +53,24 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
     const dq = new URLSearchParams({ limit: '200' });
     if (endpoint.value) dq.set('webhookId', endpoint.value);
     if (deliveryStatus.value) dq.set('status', deliveryStatus.value);
+    // The deliveries page by page (the API's cursor), as many pages as asked for.
+    const deliveryPagesOf = async (): Promise<{ items: Delivery[]; more: boolean }> => {
+      const items: Delivery[] = [];
+      let cursor: string | null = null;
+      for (let page = 0; page < deliveryPages; page++) {
+        if (cursor) dq.set('cursor', cursor);
+        const res: Items<Delivery> & { nextCursor?: string | null } = await api<Items<Delivery> & { nextCursor?: string | null }>('GET', `/deliveries?${dq}`);
+        items.push(...res.items);
+        cursor = res.nextCursor ?? null;
+        if (!cursor) break;
+      }
+      return { items, more: cursor !== null };
+    };
     const [runs, deliveries] = await Promise.all([
       // Runs are the platform admin's (inbound scripts); tenant keys see their deliveries only.
       ctx.can.inbound ? api<Items<Run>>('GET', `/runs?${rq}`) : { items: [] as Run[] },
-      api<Items<Delivery>>('GET', `/deliveries?${dq}`).catch((err: unknown) => {
-        if (err instanceof ApiError && err.code === 'outbound_unavailable') return { items: [] as Delivery[] };
+      deliveryPagesOf().catch((err: unknown) => {
+        if (err instanceof ApiError && err.code === 'outbound_unavailable') return { items: [] as Delivery[], more: false };
         throw err;
       }),
     ]);
@@ -62,7 +78,9 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
     const d = deliveries.items.filter((x) => inRange(x.createdAt));
     const ms = Number(range.value);
     const span = ms ? { from: Date.now() - ms, to: Date.now() } : undefined;
-    clear(charts, ctx.can.inbound && statusChart('Runs per status', r, 12, span), statusChart('Deliveries per status', d, 12, span));
+    // Older deliveries not loaded yet may fall in the range: the chart says what it counts.
+    const deliveriesTitle = deliveries.more ? `Deliveries per status (the newest ${deliveries.items.length} loaded)` : 'Deliveries per status';
+    clear(charts, ctx.can.inbound && statusChart('Runs per status', r, 12, span), statusChart(deliveriesTitle, d, 12, span));
     const urlOf = new Map(webhooks.map((w) => [w.id, w.direction === 'outgoing' ? w.url : w.provider]));
 
     runsHost.hidden = !ctx.can.inbound;
@@ -96,7 +114,8 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
     );
     clear(
       deliveriesHost,
-      h('h3', { text: `Deliveries (${d.length})` }),
+      h('h3', { text: deliveries.more ? `Deliveries (${d.length}; older ones not loaded)` : `Deliveries (${d.length})` }),
+      deliveries.more && h('div', { class: 'buttons' }, loadOlder),
       d.length === 0
         ? h('p', { class: 'empty', text: 'No deliveries match.' })
         : h(
@@ -191,16 +210,24 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
   async function showDelivery(id: string): Promise<void> {
     history.replaceState(null, '', `#activity/delivery:${id}`);
     const d = await api<Delivery>('GET', `/deliveries/${encodeURIComponent(id)}`);
+    // A finished delivery is queued again with a new retry budget; one waiting for its retry is sent now.
+    const waiting = d.status === 'pending';
     const redeliver = h('button', {
       type: 'button',
-      text: 'Redeliver',
+      text: waiting ? 'Send now' : 'Redeliver',
       onclick: () => {
+        // Disabled until the panel shows the delivery as it now is: a second click sends nothing twice.
+        redeliver.disabled = true;
         api('POST', `/deliveries/${d.id}/redeliver`)
-          .then(() => {
-            toast('Queued again.');
+          .then(async () => {
+            toast(waiting ? 'Due now.' : 'Queued again.');
             reload();
+            await showDelivery(d.id);
           })
-          .catch((err: unknown) => toast(describe(err), 'error'));
+          .catch((err: unknown) => {
+            redeliver.disabled = false;
+            toast(describe(err), 'error');
+          });
       },
     });
     showDetail(
@@ -222,7 +249,7 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
               a.error && h('p', { class: 'error', text: `${a.error.code}: ${a.error.message}` }),
               a.responseExcerpt && h('pre', { class: 'mono', text: a.responseExcerpt + (a.responseTruncated ? '\n…' : '') }),
             ))),
-      ctx.can.manageOutgoing && (d.status === 'succeeded' || d.status === 'failed') && h('div', { class: 'buttons' }, redeliver),
+      ctx.can.manageOutgoing && d.status !== 'sending' && h('div', { class: 'buttons' }, redeliver),
     );
   }
 
@@ -233,8 +260,17 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
     clear(endpoint, h('option', { value: '', text: 'All endpoints' }), webhooks.flatMap((w) => (w.direction === 'outgoing' ? [h('option', { value: w.id, text: w.url })] : [])));
     if (initialised) return;
     initialised = true;
-    for (const el of [provider, runStatus, endpoint, deliveryStatus, range]) el.addEventListener('change', reload);
+    for (const el of [provider, runStatus, endpoint, deliveryStatus, range]) {
+      el.addEventListener('change', () => {
+        deliveryPages = 1;
+        reload();
+      });
+    }
     refresh.addEventListener('click', reload);
+    loadOlder.addEventListener('click', () => {
+      deliveryPages += 1;
+      reload();
+    });
   }
 
   return {

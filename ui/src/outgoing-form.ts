@@ -1,7 +1,7 @@
 import { api, describe, isMissingRoute } from './api.js';
 import type { AppContext } from './context.js';
-import { badge, clear, field, h, toast } from './dom.js';
-import type { Attempt, OutgoingWebhook } from './types.js';
+import { badge, clear, field, h, toast, when } from './dom.js';
+import type { Attempt, EndpointHealth, OutgoingWebhook } from './types.js';
 
 /** The event catalogue (`GET /admin/api/event-types`), when the server has it; null = free text. */
 async function eventCatalog(): Promise<string[] | null> {
@@ -41,6 +41,32 @@ function attemptSummary(a: Attempt | null): HTMLElement {
   );
 }
 
+/** Why the engine switched the endpoint off, or that it keeps failing; null when all is well (or unknown). */
+function healthNotice(isActive: boolean, health: EndpointHealth | null | undefined): HTMLElement | null {
+  if (!health) return null;
+  if (!isActive && health.disabledAt) {
+    const why = health.disabledReason === 'gone'
+      ? 'the endpoint answered 410 Gone'
+      : `it kept failing${health.failingSince ? ` since ${when(health.failingSince)}` : ''} (${health.consecutiveFailures} failures in a row)`;
+    return h('p', { class: 'notice', role: 'status', 'data-testid': 'health-notice', text: `Disabled by hookgate ${when(health.disabledAt)}: ${why}. Tick Active and save to send to it again.` });
+  }
+  if (isActive && health.consecutiveFailures > 0) {
+    return h('p', { class: 'notice', role: 'status', 'data-testid': 'health-notice', text: `Failing: ${health.consecutiveFailures} failed ${health.consecutiveFailures === 1 ? 'delivery' : 'deliveries'} in a row${health.failingSince ? ` since ${when(health.failingSince)}` : ''}.` });
+  }
+  return null;
+}
+
+/** Runs `work` with `button` disabled, so a double click does not do it twice. */
+async function busy(button: HTMLButtonElement | null, work: () => Promise<void>): Promise<void> {
+  if (button?.disabled) return;
+  if (button) button.disabled = true;
+  try {
+    await work();
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
 export async function outgoingForm(ctx: AppContext, root: HTMLElement, webhook: OutgoingWebhook | null, back: () => void, revealed?: string): Promise<void> {
   const readOnly = !ctx.can.manageOutgoing;
   const catalog = await eventCatalog();
@@ -51,7 +77,8 @@ export async function outgoingForm(ctx: AppContext, root: HTMLElement, webhook: 
   const maxRetries = h('input', { type: 'number', name: 'maxRetries', min: 0, max: 20, value: webhook?.maxRetries ?? 3, disabled: readOnly });
   const retryDelayMs = h('input', { type: 'number', name: 'retryDelayMs', min: 10, value: webhook?.retryDelayMs ?? 1000, disabled: readOnly });
   const timeoutMs = h('input', { type: 'number', name: 'timeoutMs', min: 100, max: 120000, value: webhook?.timeoutMs ?? 30000, disabled: readOnly });
-  const current = new Set(webhook?.events ?? ['*']);
+  // A new webhook with a catalogue starts with nothing chosen (the admin picks, or types *); without one, * is written out.
+  const current = new Set(webhook?.events ?? (catalog ? [] : ['*']));
   const freeEvents = h('input', { name: 'events', value: [...current].filter((e) => !catalog?.includes(e)).join(', '), disabled: readOnly });
   const catalogBoxes = (catalog ?? []).map((e) => h('label', { class: 'inline' }, h('input', { type: 'checkbox', value: e, checked: current.has(e), disabled: readOnly }), ' ', h('code', { text: e })));
   const events = catalog
@@ -64,6 +91,7 @@ export async function outgoingForm(ctx: AppContext, root: HTMLElement, webhook: 
     'form',
     { class: 'card', 'aria-label': title, novalidate: true },
     revealed ? secretOnce(revealed) : null,
+    webhook ? healthNotice(webhook.isActive, webhook.health) : null,
     field('URL', url),
     events,
     h('label', { class: 'inline' }, active, ' Active'),
@@ -76,32 +104,52 @@ export async function outgoingForm(ctx: AppContext, root: HTMLElement, webhook: 
           'div',
           { class: 'buttons' },
           h('button', { class: 'primary', type: 'submit', text: webhook ? 'Save changes' : 'Create webhook' }),
-          webhook && h('button', { type: 'button', text: 'Send test ping', onclick: () => void ping() }),
-          webhook && h('button', { type: 'button', text: 'Rotate secret', onclick: () => void rotate() }),
-          webhook && h('button', { type: 'button', class: 'danger', text: 'Delete', onclick: () => void remove() }),
+          webhook && h('button', { type: 'button', text: 'Send test ping', onclick: (e: Event) => void busy(e.currentTarget as HTMLButtonElement, ping) }),
+          webhook && h('button', { type: 'button', text: 'Rotate secret', onclick: (e: Event) => void busy(e.currentTarget as HTMLButtonElement, rotate) }),
+          webhook && h('button', { type: 'button', class: 'danger', text: 'Delete', onclick: (e: Event) => void busy(e.currentTarget as HTMLButtonElement, remove) }),
         ),
     extra,
   );
   clear(root, h('div', { class: 'toolbar' }, h('button', { type: 'button', text: '← All webhooks', onclick: back }), h('h2', { text: title })), form);
   if (revealed) (form.querySelector('[data-testid="secret-once"]') as HTMLInputElement | null)?.focus();
 
-  const selectedEvents = (): string[] => {
+  /** The events chosen, or a message saying why the choice cannot be saved. */
+  const selectedEvents = (): string[] | string => {
     const picked = catalogBoxes.map((l) => l.querySelector('input')!).filter((i) => i.checked).map((i) => i.value);
     const free = freeEvents.value.split(/[\s,]+/).filter(Boolean);
     const all = [...new Set([...picked, ...free])];
-    return all.length ? all : ['*'];
+    if (all.length === 0) return 'Choose at least one event, or * for every event.';
+    if (all.includes('*') && all.length > 1) return '* already takes every event: remove it, or the other events.';
+    return all;
   };
+  const sameEvents = (a: string[], b: string[]): boolean => a.length === b.length && a.every((e) => b.includes(e));
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    void (async () => {
+    const submit = form.querySelector<HTMLButtonElement>('button[type="submit"]');
+    void busy(submit, async () => {
       formError.hidden = true;
-      const body = { url: url.value.trim(), events: selectedEvents(), isActive: active.checked, maxRetries: Number(maxRetries.value), retryDelayMs: Number(retryDelayMs.value), timeoutMs: Number(timeoutMs.value) };
+      const events = selectedEvents();
+      if (typeof events === 'string') {
+        formError.textContent = events;
+        formError.hidden = false;
+        return;
+      }
+      const body: Record<string, unknown> = { url: url.value.trim(), events, isActive: active.checked, maxRetries: Number(maxRetries.value), retryDelayMs: Number(retryDelayMs.value), timeoutMs: Number(timeoutMs.value) };
       try {
         if (webhook) {
-          const saved = await api<OutgoingWebhook>('PATCH', `/webhooks/${webhook.id}`, body);
+          // Only what the admin changed: a field this form showed before the engine (or a colleague) changed
+          // it — an endpoint the engine disabled meanwhile — is left as it now is.
+          const was: Record<string, unknown> = { url: webhook.url, isActive: webhook.isActive, maxRetries: webhook.maxRetries, retryDelayMs: webhook.retryDelayMs, timeoutMs: webhook.timeoutMs };
+          const changes = Object.fromEntries(Object.entries(body).filter(([k, v]) => (k === 'events' ? !sameEvents(v as string[], webhook.events) : v !== was[k])));
+          if (Object.keys(changes).length === 0) {
+            toast('Nothing to save.');
+            return;
+          }
+          await api<OutgoingWebhook>('PATCH', `/webhooks/${webhook.id}`, changes);
           toast('Saved.');
-          await outgoingForm(ctx, root, saved, back);
+          // Read back whole, with its health.
+          await outgoingForm(ctx, root, await api<OutgoingWebhook>('GET', `/webhooks/${webhook.id}`), back);
         } else {
           const created = await api<OutgoingWebhook>('POST', '/webhooks', { direction: 'outgoing', ...body });
           history.replaceState(null, '', `#webhooks/${created.id}`);
@@ -111,7 +159,7 @@ export async function outgoingForm(ctx: AppContext, root: HTMLElement, webhook: 
         formError.textContent = describe(err);
         formError.hidden = false;
       }
-    })();
+    });
   });
 
   async function ping(): Promise<void> {

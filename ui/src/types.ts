@@ -30,6 +30,18 @@ export interface OutgoingWebhook extends WebhookBase {
   timeoutMs: number;
   secretPrefix: string;
   secret?: string;
+  /** From GET /webhooks/:id only; null before its first delivery ends. */
+  health?: EndpointHealth | null;
+}
+
+export interface EndpointHealth {
+  consecutiveFailures: number;
+  failingSince: string | null;
+  lastFailureAt: string | null;
+  lastSuccessAt: string | null;
+  disabledAt: string | null;
+  /** `gone`: it answered 410; `failing`: it kept failing too long. */
+  disabledReason: string | null;
 }
 
 export type Webhook = InboundWebhook | OutgoingWebhook;
