@@ -228,7 +228,15 @@ export function createEngine(options: EngineOptions = {}): Engine {
   );
   // Before the started check: liveness answers while starting, readiness says why it is not ready.
   router.use(createHealthRouter({ metrics, metricsToken: options.metricsToken, sources: () => started && { store: started.store, knex: knexOf(started.store), sandbox: started.sandbox }, shuttingDown: () => closing !== null }));
-  router.use((req, res, next) => answer(res).router(req, res, next));
+  // Only the engine's own paths wait for its start and hold up its close: a host's routes mounted after
+  // `engine.router` pass through untouched.
+  router.use((req, res, next) => {
+    if (req.path !== '/admin' && !req.path.startsWith('/admin/')) {
+      next();
+      return;
+    }
+    answer(res).router(req, res, next);
+  });
 
   async function doStart(): Promise<void> {
     actions.check();

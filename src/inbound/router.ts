@@ -92,6 +92,18 @@ export function inboundProviderOf(method: string | undefined, url: string | unde
  * Failures are answered from the error catalogue; a 5xx keeps only its code, never the details.
  */
 export function createInboundEndpoint(options: InboundRouterOptions): InboundEndpoint {
+  /**
+   * The bytes the sender signed: what the raw reader read, or — where a host's body parser ran first
+   * (`app.use(express.json())` before `engine.router`) — the `req.rawBody` its `verify` hook kept. A body
+   * parsed with nothing kept cannot be verified: a set-up error (500, so the sender retries once it is fixed).
+   */
+  const rawBodyOf = (request: IncomingMessage & { body?: unknown; rawBody?: unknown }): Buffer => {
+    if (Buffer.isBuffer(request.body)) return request.body;
+    if (Buffer.isBuffer(request.rawBody)) return request.rawBody;
+    if (request.body === undefined) return Buffer.alloc(0);
+    // The sender gets the generic 500; the log line has this message, for the host's developer.
+    throw new AppError('internal_error', undefined, { cause: new Error('A body parser of the host app read this request before hookgate: mount engine.router before express.json() (or let the parser keep req.rawBody), since a webhook\'s signature covers its raw bytes.') });
+  };
   const readers = new Map<number, ReturnType<typeof express.raw>>();
   const readerFor = (limit: number) => {
     let reader = readers.get(limit);
@@ -135,9 +147,9 @@ export function createInboundEndpoint(options: InboundRouterOptions): InboundEnd
       }
       if (bodyKindOf(req.headers['content-type']) === null) throw new AppError('unsupported_media_type');
       const readRaw = readerFor(webhook.bodyLimitBytes ?? options.bodyLimitBytes);
-      const request = req as IncomingMessage & { body?: unknown };
+      const request = req as IncomingMessage & { body?: unknown; rawBody?: unknown };
       await new Promise<void>((resolve, reject) => readRaw(request as express.Request, res as express.Response, (err?: unknown) => (err ? reject(err) : resolve())));
-      const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const rawBody = rawBodyOf(request);
       let answer;
       try {
         answer = await options.handler.accept(cached, { rawBody, headers: normaliseHeaders(req.headers), runId, requestId });

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -80,6 +81,9 @@ describe('the engine router mounted in a host app under /hooks', () => {
 
   it('before start, a webhook request goes to the host error handler as database_unavailable', async () => {
     expect(await post('/hooks/tools/webhook/mounted', '{}')).toMatchObject({ status: 599, body: { host: 'error', code: 'database_unavailable' } });
+    expect(await post('/hooks/admin/api/runs', '{}')).toMatchObject({ status: 599, body: { host: 'error', code: 'database_unavailable' } });
+    // A path of the host's own under the prefix is not held up by the engine's start.
+    expect(await post('/hooks/elsewhere', '{}')).toMatchObject({ status: 404, body: { host: 'not found' } });
   });
 
   it('after start, answers under the prefix with its own answers and leaves the rest to the host', async () => {
@@ -101,6 +105,34 @@ describe('the engine router mounted in a host app under /hooks', () => {
     expect(await (await fetch(`${base}/ping`)).json()).toEqual({ host: 'pong' });
     const run = await waitFor(() => store.getRun(ran.body.runId).then((found) => found ?? undefined), 5000, 'the run record');
     expect(run).toMatchObject({ provider: 'mounted', status: 'ok' });
+  });
+});
+
+/** A host app that parses JSON site-wide, in front of `engine.router`. */
+describe('the engine router behind a host app\'s express.json()', () => {
+  it('verifies with the req.rawBody its verify hook keeps, and without it answers 500 and logs how to mount the router', async () => {
+    let keepRaw = true;
+    const host = await startHost((app, mounted) => {
+      app.use(express.json({ verify: (req, _res, buf) => void (keepRaw && ((req as { rawBody?: Buffer }).rawBody = buf)) }));
+      app.use(mounted.router);
+    });
+    try {
+      await host.engine.start();
+      const secret = 'a-shared-secret-0123456789';
+      await host.store.createInboundWebhook({ provider: 'parsed', verify: { scheme: 'hmac-sha256', secret, header: 'x-signature' }, jsScript: 'result = null;' });
+      // Spaced unlike JSON.stringify of the parsed object: only the raw bytes verify.
+      const body = '{ "type" : "a.b" }';
+      const signature = createHmac('sha256', secret).update(body).digest('hex');
+      const send = () => fetch(`${host.base}/tools/webhook/parsed`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-signature': signature }, body });
+      const ok = await send();
+      expect(ok.status, await ok.clone().text()).toBe(200);
+      keepRaw = false;
+      const lost = await send();
+      expect(lost.status).toBe(500);
+      expect(await lost.json()).toMatchObject({ error: { code: 'internal_error' } });
+    } finally {
+      await host.close();
+    }
   });
 });
 
