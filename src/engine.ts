@@ -5,7 +5,7 @@ import express from 'express';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ActionRegistry } from './actions/index.js';
 import { createAdminRouter, createAdminUiRouter, createRunReplayer, ensureBootstrapToken, type AdminUiOptions } from './admin/index.js';
-import { AppError } from './errors.js';
+import { AppError, isAppError } from './errors.js';
 import { EventBus, EventCatalog, type EmittedEvent, type EventListener } from './events/index.js';
 import { errorHandler } from './http/error-handler.js';
 import { requestLog } from './http/request-log.js';
@@ -184,10 +184,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
   }
   // The engine's own operational events (webhook.disabled) skip the catalog: the host app did not declare them.
   async function publishUnchecked(event: EmittedEvent, serialised?: SerialisedEvent): Promise<Enqueued | null> {
+    // Refused before anyone hears of it: an event emitted now could not be queued, and null would read as
+    // "no endpoint subscribed".
+    if (!started) throw new AppError('database_unavailable', 'The engine has not started yet: emit after start().');
     listeners.emit(event);
-    const outbound = started?.outbound;
+    const { outbound } = started;
     if (!outbound) {
-      logger.warn('event emitted while the engine is not started: not queued for outgoing webhooks', { event: event.event });
+      logger.warn('event not queued for outgoing webhooks: they need the knex store (createStore), not a store of your own', { event: event.event });
       return null;
     }
     return outbound.publish(event, serialised);
@@ -385,7 +388,11 @@ export function createEngine(options: EngineOptions = {}): Engine {
       const tenantId = emitOptions.tenantId ?? null;
       const published = publish({ event, data, tenantId, metadata: { ...emitOptions.metadata, tenantId } });
       // Handled here, so a caller that does not await cannot cause an unhandled rejection; one that awaits still sees it.
-      published.catch((err: unknown) => logger.error('event could not be queued for outgoing webhooks', { event, err: String(err) }));
+      // Refusals of the event itself (catalog, size, not started) are the caller's to handle: not logged as errors.
+      published.catch((err: unknown) => {
+        if (isAppError(err) && err.status < 500) logger.debug('event refused', { event, code: err.code });
+        else logger.error('event could not be queued for outgoing webhooks', { event, err: String(err) });
+      });
       return published;
     },
     onEvent: (listener) => listeners.subscribe(listener),

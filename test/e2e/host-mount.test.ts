@@ -84,6 +84,12 @@ describe('the engine router mounted in a host app under /hooks', () => {
     expect(await post('/hooks/admin/api/runs', '{}')).toMatchObject({ status: 599, body: { host: 'error', code: 'database_unavailable' } });
     // A path of the host's own under the prefix is not held up by the engine's start.
     expect(await post('/hooks/elsewhere', '{}')).toMatchObject({ status: 404, body: { host: 'not found' } });
+    // An event emitted before start is refused, not answered null as if no endpoint took it.
+    const heard: string[] = [];
+    const unsubscribe = engine.onEvent((e) => void heard.push(e.event));
+    await expect(engine.emit('too.early', {})).rejects.toMatchObject({ code: 'database_unavailable' });
+    unsubscribe();
+    expect(heard).toEqual([]);
   });
 
   it('after start, answers under the prefix with its own answers and leaves the rest to the host', async () => {
