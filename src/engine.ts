@@ -162,8 +162,34 @@ interface Started {
  * await engine.start();
  * app.use(engine.router);
  */
+/** The engine's numeric options that must be whole numbers in a range: [path, value, min, max]. */
+function checkNumericOptions(options: EngineOptions): void {
+  const worker = typeof options.outbound?.worker === 'object' ? options.outbound.worker : undefined;
+  const limits = options.sandbox?.limits;
+  const checks: Array<[string, unknown, number, number]> = [
+    ['bodyLimitBytes', options.bodyLimitBytes, 1, 1024 ** 3],
+    ['configPollMs', options.configPollMs, 10, 3_600_000],
+    ['runFlushMs', options.runFlushMs, 0, 60_000],
+    ['shutdownTimeoutMs', options.shutdownTimeoutMs, 0, 600_000],
+    ['sandbox.processes', options.sandbox?.processes, 1, 64],
+    ['sandbox.limits.timeoutMs', limits?.timeoutMs, 1, 300_000],
+    ['sandbox.limits.cpuTimeMs', limits?.cpuTimeMs, 1, 300_000],
+    ['sandbox.limits.memoryMb', limits?.memoryMb, 8, 4096],
+    ['outbound.worker.concurrency', worker?.concurrency, 1, 10_000],
+    ['outbound.worker.perEndpointConcurrency', worker?.perEndpointConcurrency, 1, 10_000],
+    ['outbound.worker.pollMs', worker?.pollMs, 10, 3_600_000],
+  ];
+  for (const [path, value, min, max] of checks) {
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw new AppError('config_invalid', `${path} must be a whole number from ${min} to ${max}.`, { details: { [path]: value } });
+    }
+  }
+}
+
 export function createEngine(options: EngineOptions = {}): Engine {
   const logger = options.logger ?? createLogger('info');
+  checkNumericOptions(options);
   if (options.metricsToken !== undefined && !(typeof options.metricsToken === 'string' && options.metricsToken.length >= 16)) {
     throw new AppError('config_invalid', 'metricsToken must be a string of at least 16 characters.');
   }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { createEngine, type EngineOptions } from '../src/engine.js';
+import { createSilentLogger } from '../src/logger.js';
 
 describe('loadConfig', () => {
   it('defaults every field from an empty environment', () => {
@@ -40,5 +42,17 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x' }, '/databaseUrl'],
   ])('refuses %j with config_invalid naming the field', (env, path) => {
     expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'config_invalid', details: [expect.objectContaining({ path })] }));
+  });
+});
+
+describe('createEngine options', () => {
+  it.each([
+    [{ bodyLimitBytes: -1 }, 'bodyLimitBytes'],
+    [{ configPollMs: 0 }, 'configPollMs'],
+    [{ sandbox: { limits: { timeoutMs: -1 } } }, 'sandbox.limits.timeoutMs'],
+    [{ outbound: { worker: { concurrency: 0 } } }, 'outbound.worker.concurrency'],
+    [{ outbound: { worker: { perEndpointConcurrency: 1.5 } } }, 'outbound.worker.perEndpointConcurrency'],
+  ] as const)('refuses %j with config_invalid naming the option, before anything runs', (options, path) => {
+    expect(() => createEngine({ ...options, logger: createSilentLogger() } as EngineOptions)).toThrow(expect.objectContaining({ code: 'config_invalid', message: expect.stringContaining(path) }));
   });
 });
