@@ -109,6 +109,13 @@ export async function executeScript(options: ExecuteOptions): Promise<ScriptOutc
       // The sandbox only exposes `available`, but the host checks again: the bridge is a trust boundary.
       if (!allowed.has(id)) throw new AppError('action_not_available', `Action ${id} is not available to this script`);
       const value = await options.callAction(id, args);
+      // What crosses back into the sandbox is JSON: a BigInt, a cycle or a throwing toJSON fails the call
+      // here, recorded as failed (and logged), rather than as a success the script then sees fail.
+      try {
+        JSON.stringify(value);
+      } catch (cause) {
+        throw new AppError('action_failed', `The action returned a value that is not JSON: ${(cause as Error).message}`);
+      }
       call.ok = true;
       return value;
     } catch (err) {

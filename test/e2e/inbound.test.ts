@@ -197,6 +197,14 @@ describe.each(storeFactories())('inbound path on $name', (factory) => {
     expect(run.actionsCalled).toEqual([expect.objectContaining({ id: 'billing.notify', ok: false, error: 'action_failed' })]);
   });
 
+  it('records an action whose answer is not JSON as failed, as the script sees it', async () => {
+    await createInbound('bigint', `try { await actions['billing.notify']('bigint'); } catch (e) { result = { event: 'caught', data: { code: e.code } }; }`);
+    const res = await t.inbound('bigint', {});
+    const event = await waitFor(() => t.events.find((e) => e.metadata.runId === res.body.runId), 2000, 'caught event');
+    expect(event.data).toEqual({ code: 'action_failed' });
+    expect((await runOf(res.body.runId)).actionsCalled).toEqual([expect.objectContaining({ id: 'billing.notify', ok: false, error: 'action_failed' })]);
+  });
+
   it('refuses arguments that break an action schema before the action runs', async () => {
     await createInbound('badargs', `try { await actions['billing.cancel'](42); } catch (e) { result = { event: 'rejected', data: e.code }; }`);
     const before = t.calls.length;

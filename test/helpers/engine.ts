@@ -55,7 +55,7 @@ export async function startTestEngine(store: Store, options: Partial<EngineOptio
       category: 'Billing',
       description: 'Notifies a user',
       dependsOn: ['billing.cancel'],
-      fn: async (...args: unknown[]) => { calls.push({ id: 'billing.notify', args }); if (args[0] === 'explode') throw new Error('SMTP at 10.0.0.7 refused'); return 'sent'; },
+      fn: async (...args: unknown[]) => { calls.push({ id: 'billing.notify', args }); if (args[0] === 'explode') throw new Error('SMTP at 10.0.0.7 refused'); return args[0] === 'bigint' ? 10n : 'sent'; },
     });
   engine.onEvent((e) => { events.push(e); });
   const server = await engine.listen(0);
