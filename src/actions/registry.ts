@@ -114,7 +114,7 @@ export class ActionRegistry {
       try {
         validateArgs = this.#ajv.compile(action.params);
       } catch (cause) {
-        throw new AppError('action_invalid_definition', `Action ${action.id}: params is not a valid JSON Schema`, { cause });
+        throw new AppError('action_invalid_definition', `Action ${action.id}: params is not a valid JSON Schema: ${(cause as Error).message}`, { cause });
       }
     }
     this.#entries.set(action.id, { action, fn, validateArgs });
@@ -156,6 +156,8 @@ function normalise(metadata: ActionMetadata): RegisteredAction {
   if (!Array.isArray(dependsOn) || dependsOn.some((d) => typeof d !== 'string')) problems.push('dependsOn must be an array of ids');
   else if (dependsOn.includes(id)) problems.push('an action cannot depend on itself');
   if (params !== undefined && (typeof params !== 'object' || params === null)) problems.push('params must be a JSON Schema object');
+  // It describes the argument list, which is always an array: any other type could never match.
+  else if (params !== undefined && 'type' in params && params.type !== 'array') problems.push('params describes the argument list: its type must be "array"');
   if (problems.length > 0) {
     throw new AppError('action_invalid_definition', `Action ${String(id)}: ${problems.join('; ')}`, { details: problems });
   }

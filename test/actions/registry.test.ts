@@ -66,6 +66,9 @@ describe('ActionRegistry', () => {
     expect(codeOf(() => registry.register({ ...meta('b'), label: '', fn: () => 2 }))).toBe('action_invalid_definition');
     expect(codeOf(() => registry.register({ ...meta('c', ['c']), fn: () => 2 }))).toBe('action_invalid_definition');
     expect(codeOf(() => registry.register({ ...meta('d'), params: { type: 'nonsense' }, fn: () => 2 }))).toBe('action_invalid_definition');
+    // params describes the argument list: a schema of another type could never match a call.
+    expect(() => registry.register({ ...meta('e'), params: { type: 'string' }, fn: () => 2 })).toThrow(/type must be "array"/);
+    expect(() => registry.register({ ...meta('f'), params: { type: 'array', items: { type: 'nonsense' } }, fn: () => 2 })).toThrow(/not a valid JSON Schema: .+/);
     expect(codeOf(() => registry.registerInstance({}))).toBe('action_invalid_definition');
     expect(registry.ids()).toEqual(['a']);
   });
