@@ -319,6 +319,19 @@ describe.skipIf(process.env.HOOKGATE_SKIP_BROWSER_TESTS === '1')('admin UI in Ch
     }
   });
 
+  it('follows a link typed or pasted into the address bar, and Back', async () => {
+    await tab('Webhooks').click();
+    await page.getByRole('table', { name: 'Webhooks' }).waitFor();
+    await page.evaluate(() => {
+      (globalThis as unknown as { location: { hash: string } }).location.hash = '#activity';
+    });
+    await page.getByRole('heading', { name: 'Runs and deliveries' }).waitFor();
+    expect(await tab('Runs & deliveries').getAttribute('aria-selected')).toBe('true');
+    await page.goBack();
+    await page.getByRole('table', { name: 'Webhooks' }).waitFor();
+    expect(await tab('Webhooks').getAttribute('aria-selected')).toBe('true');
+  });
+
   it('fits a phone-width screen without horizontal scrolling', async () => {
     await tab('Webhooks').click();
     await page.getByRole('table', { name: 'Webhooks' }).getByText('succeeded').first().waitFor();

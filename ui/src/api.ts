@@ -63,10 +63,18 @@ export function isMissingRoute(err: unknown): boolean {
 
 export function describe(err: unknown): string {
   if (err instanceof ApiError) {
-    const details = Array.isArray(err.details)
-      ? `: ${(err.details as { instancePath?: string; message?: string }[]).map((d) => `${d.instancePath || '/'} ${d.message ?? ''}`).join('; ')}`
-      : '';
-    return `${err.message}${details}`;
+    // Validation details: one line per field and problem, without ajv's `if`/`then` bookkeeping or repeats.
+    const details = Array.isArray(err.details) ? (err.details as { path?: string; instancePath?: string; message?: string; keyword?: string }[]) : [];
+    const lines = [
+      ...new Set(
+        details
+          .filter((d) => d.keyword !== 'if' && !/must match "(then|else)" schema/.test(d.message ?? ''))
+          .map((d) => `${(d.path ?? d.instancePath ?? '').replace(/^\//, '') || 'the request'} ${d.message ?? 'is invalid'}`),
+      ),
+    ];
+    if (lines.length === 0) return err.message;
+    const summary = err.message.split(':')[0] ?? err.message;
+    return `${summary}:\n${lines.map((l) => `• ${l}`).join('\n')}`;
   }
   return String(err);
 }

@@ -15,6 +15,8 @@ const TABS: [TabId, string][] = [
 const app = document.getElementById('app')!;
 
 function signInPage(message?: string): void {
+  if (onHashChange) window.removeEventListener('hashchange', onHashChange);
+  onHashChange = null;
   const token = h('input', { type: 'password', name: 'token', required: true, autocomplete: 'current-password', spellcheck: false });
   const error = h('p', { class: 'error', role: 'alert', hidden: !message, text: message ?? '' });
   const submit = h('button', { class: 'primary', type: 'submit', text: 'Sign in' });
@@ -99,9 +101,20 @@ function shell(identity: Identity): void {
     main,
     h('div', { id: 'toasts', class: 'toasts' }),
   );
-  const [, tab, item] = /^#(webhooks|control|activity)(?:\/(.+))?$/.exec(location.hash) ?? [];
-  void show((tab as TabId | undefined) ?? 'webhooks', item ? decodeURIComponent(item) : undefined);
+  // The address is the state: a link pasted or typed into this tab, or Back and Forward, show what it names
+  // (the app itself moves with replaceState, which fires no hashchange).
+  const route = (): void => {
+    const [, tab, item] = /^#(webhooks|control|activity)(?:\/(.+))?$/.exec(location.hash) ?? [];
+    void show((tab as TabId | undefined) ?? 'webhooks', item ? decodeURIComponent(item) : undefined);
+  };
+  if (onHashChange) window.removeEventListener('hashchange', onHashChange);
+  onHashChange = route;
+  window.addEventListener('hashchange', route);
+  route();
 }
+
+/** The signed-in shell's router, replaced when another shell is built (sign out, sign in again). */
+let onHashChange: (() => void) | null = null;
 
 setUnauthorizedHandler(() => {
   session.clear();

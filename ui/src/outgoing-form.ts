@@ -135,7 +135,10 @@ export async function outgoingForm(ctx: AppContext, root: HTMLElement, webhook: 
         formError.hidden = false;
         return;
       }
-      const body: Record<string, unknown> = { url: url.value.trim(), events, isActive: active.checked, maxRetries: Number(maxRetries.value), retryDelayMs: Number(retryDelayMs.value), timeoutMs: Number(timeoutMs.value) };
+      // An empty number is left out (the server's default, or unchanged), not sent as 0.
+      const num = (input: HTMLInputElement): number | undefined => (input.value.trim() === '' ? undefined : Number(input.value));
+      const fields: Record<string, unknown> = { url: url.value.trim(), events, isActive: active.checked, maxRetries: num(maxRetries), retryDelayMs: num(retryDelayMs), timeoutMs: num(timeoutMs) };
+      const body = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
       try {
         if (webhook) {
           // Only what the admin changed: a field this form showed before the engine (or a colleague) changed
