@@ -153,15 +153,6 @@ interface Started {
   httpErrors: ErrorRequestHandler;
 }
 
-/**
- * Builds an engine. Nothing is opened until `start()`: register actions first, then start.
- *
- * @example
- * const engine = createEngine({ databaseUrl: process.env.DATABASE_URL });
- * engine.actions.registerInstance(new BillingService());
- * await engine.start();
- * app.use(engine.router);
- */
 /** The engine's numeric options that must be whole numbers in a range: [path, value, min, max]. */
 function checkNumericOptions(options: EngineOptions): void {
   const worker = typeof options.outbound?.worker === 'object' ? options.outbound.worker : undefined;
@@ -187,6 +178,15 @@ function checkNumericOptions(options: EngineOptions): void {
   }
 }
 
+/**
+ * Builds an engine. Nothing is opened until `start()`: register actions first, then start.
+ *
+ * @example
+ * const engine = createEngine({ databaseUrl: process.env.DATABASE_URL });
+ * engine.actions.registerInstance(new BillingService());
+ * await engine.start();
+ * app.use(engine.router);
+ */
 export function createEngine(options: EngineOptions = {}): Engine {
   const logger = options.logger ?? createLogger('info');
   checkNumericOptions(options);
