@@ -286,8 +286,14 @@ export function activityTab(ctx: AppContext, root: HTMLElement): { open(item?: s
       );
       detail.hidden = true;
       await load();
-      if (item?.startsWith('run:')) await showRun(item.slice(4));
-      else if (item?.startsWith('delivery:')) await showDelivery(item.slice(9));
+      // A link to a run or delivery that is gone (pruned, another tenant's) leaves the tab as it is and says so.
+      try {
+        if (item?.startsWith('run:')) await showRun(item.slice(4));
+        else if (item?.startsWith('delivery:')) await showDelivery(item.slice(9));
+      } catch (err) {
+        history.replaceState(null, '', '#activity');
+        showDetail(h('p', { class: 'error', role: 'alert', text: describe(err) }));
+      }
     },
   };
 }

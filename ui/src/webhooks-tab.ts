@@ -53,7 +53,11 @@ export function webhooksTab(ctx: AppContext, root: HTMLElement): { open(id?: str
         h('td', { 'data-label': 'Events', class: 'wrap', text: w.events.join(', ') }),
         h('td', { 'data-label': 'Status' }, badge(w.isActive ? 'active' : 'inactive')),
         h('td', { 'data-label': 'Last outcome' }, last),
-        h('td', {}, h('button', { type: 'button', text: (w.direction === 'inbound' ? ctx.can.inbound : ctx.can.manageOutgoing) ? 'Edit' : 'View', 'aria-label': `Open ${w.direction === 'inbound' ? w.provider : w.url}`, onclick: () => void edit(w.id) })),
+        // The accessible name starts with the visible word, so "click Edit" finds it by voice.
+        h('td', {}, (() => {
+          const verb = (w.direction === 'inbound' ? ctx.can.inbound : ctx.can.manageOutgoing) ? 'Edit' : 'View';
+          return h('button', { type: 'button', text: verb, 'aria-label': `${verb} ${w.direction === 'inbound' ? w.provider : w.url}`, onclick: () => void edit(w.id) });
+        })()),
       );
     });
     clear(
