@@ -31,7 +31,6 @@ export type SignatureHeaders = {
   'webhook-signature': string;
 };
 
-/** The Standard Webhooks key bytes: the base64 after `whsec_` (a secret without the prefix is taken as base64 whole). */
 /**
  * The shortest key a verification accepts, in bytes (hookgate's are 32). A lenient base64 decoding turns
  * `whsec_`, or the 10-character prefix the admin API shows, into an empty or 3-byte key that anyone could
@@ -44,6 +43,7 @@ export function isUsableSecret(secret: string): boolean {
   return Buffer.byteLength(secret) >= MIN_KEY_BYTES && standardKeyBytes(secret).length >= MIN_KEY_BYTES;
 }
 
+/** The Standard Webhooks key bytes: the base64 after `whsec_` (a secret without the prefix is taken as base64 whole). */
 function standardKeyBytes(secret: string): Buffer {
   return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
 }
